@@ -1,0 +1,73 @@
+# meshrev — run `make help` for the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+# Where the local control plane's binaries are cached (outside the repo, keyed by version).
+export MESHREV_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/meshrev
+# Name of the cluster `make cluster` manages; tests use their own, unique names.
+CLUSTER ?= meshrev-dev
+CLUSTER_DIR := $(MESHREV_CACHE)/clusters/$(CLUSTER)
+LOCALCLUSTER := hack/localcluster
+
+NODE_DEPS := node_modules/.package-lock.json
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n\n"} /^[a-zA-Z0-9_-]+:.*##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+$(NODE_DEPS): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: deps
+deps: $(NODE_DEPS) ## Install the Node dependencies (npm ci)
+
+.PHONY: build
+build: $(NODE_DEPS) ## Compile TypeScript into dist/
+	npx tsc -p tsconfig.json
+
+.PHONY: lint
+lint: $(NODE_DEPS) ## Lint with eslint + typescript-eslint
+	npx eslint .
+
+.PHONY: binaries
+binaries: ## Build (or reuse) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok into $(MESHREV_CACHE)
+	$(LOCALCLUSTER)/build.sh
+
+.PHONY: cluster
+cluster: binaries ## Start the local cluster $(CLUSTER) on 127.0.0.1 (kubeconfig: $(CLUSTER_DIR)/kubeconfig)
+	$(LOCALCLUSTER)/cluster.sh up $(CLUSTER)
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster $(CLUSTER) and delete its state
+	$(LOCALCLUSTER)/cluster.sh down $(CLUSTER)
+
+.PHONY: cluster-down-all
+cluster-down-all: ## Stop every local cluster under $(MESHREV_CACHE)/clusters (e.g. after an interrupted test run)
+	$(LOCALCLUSTER)/cluster.sh down-all
+
+.PHONY: test-unit
+test-unit: build ## Run the fast unit tests (no cluster)
+	npx mocha --config test/.mocharc.unit.json
+
+.PHONY: test-e2e
+test-e2e: build binaries ## Run the end-to-end tests against a fresh local cluster (started and torn down by the harness)
+	npx mocha --config test/.mocharc.e2e.json
+
+.PHONY: test
+test: ## Run everything: lint, unit tests, then e2e tests on a real local cluster
+	rm -rf .test-results
+	$(MAKE) --no-print-directory lint
+	@status=0; \
+	$(MAKE) --no-print-directory test-unit || status=1; \
+	$(MAKE) --no-print-directory test-e2e || status=1; \
+	exit $$status
+
+.PHONY: clean
+clean: ## Remove build outputs (the binary cache stays; see cache-clean)
+	rm -rf dist .test-results
+
+.PHONY: cache-clean
+cache-clean: cluster-down-all ## Delete the binary cache $(MESHREV_CACHE)
+	rm -rf $(MESHREV_CACHE)

@@ -1,0 +1,31 @@
+// Loading cluster credentials. src/kube is the only folder that imports the
+// Kubernetes client library; everything else receives what it builds.
+import * as k8s from '@kubernetes/client-node';
+
+export interface KubeConfigOptions {
+  /** Path to a kubeconfig file; when absent: $KUBECONFIG, then in-cluster, then ~/.kube/config. */
+  kubeconfig?: string;
+  /** Context to use from the kubeconfig (default: its current context). */
+  context?: string;
+}
+
+export function loadKubeConfig(opts: KubeConfigOptions = {}): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  if (opts.kubeconfig) {
+    kc.loadFromFile(opts.kubeconfig);
+  } else {
+    // loadFromDefault honours $KUBECONFIG, then the in-cluster service account, then ~/.kube/config.
+    kc.loadFromDefault();
+  }
+  if (opts.context) {
+    if (!kc.getContextObject(opts.context)) {
+      const known = kc.getContexts().map((c) => c.name).join(', ') || 'none';
+      throw new Error(`kubeconfig has no context "${opts.context}" (known: ${known})`);
+    }
+    kc.setCurrentContext(opts.context);
+  }
+  if (!kc.getCurrentCluster()) {
+    throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set $KUBECONFIG, or run in a pod with a service account');
+  }
+  return kc;
+}

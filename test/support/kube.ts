@@ -1,0 +1,90 @@
+// Clients and small helpers for tests that talk to the real local cluster
+// started by test/e2e/hooks.ts.
+import * as k8s from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+
+export const E2E_KUBECONFIG_ENV = 'MESHREV_E2E_KUBECONFIG';
+
+export function testKubeConfig(): k8s.KubeConfig {
+  const path = process.env[E2E_KUBECONFIG_ENV];
+  if (!path) throw new Error(`${E2E_KUBECONFIG_ENV} is not set: run e2e tests through 'make test-e2e', which starts a local cluster`);
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
+}
+
+export interface Clients {
+  kc: k8s.KubeConfig;
+  core: k8s.CoreV1Api;
+  apps: k8s.AppsV1Api;
+  admission: k8s.AdmissionregistrationV1Api;
+  objects: k8s.KubernetesObjectApi;
+}
+
+export function clients(kc: k8s.KubeConfig = testKubeConfig()): Clients {
+  return {
+    kc,
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
+    admission: kc.makeApiClient(k8s.AdmissionregistrationV1Api),
+    objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+  };
+}
+
+/** A DNS-1123 name unique to this run, so tests never collide with each other or a previous run. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Polls `check` until it returns a value other than undefined/false, or throws
+ * after `timeoutMs` with the last observation, so a failing test says what it saw.
+ */
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  { timeoutMs = 60_000, intervalMs = 250 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+      last = v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      const detail = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out after ${timeoutMs}ms waiting for ${what} (last: ${detail})`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/**
+ * Creates a namespace and waits for its default ServiceAccount: pods created
+ * before the ServiceAccount controller has made it are rejected.
+ */
+export async function createNamespace(c: Clients, name: string, labels: Record<string, string> = {}): Promise<void> {
+  await c.core.createNamespace({ body: { metadata: { name, labels } } });
+  await eventually(`ServiceAccount default in ${name}`, async () => {
+    await c.core.readNamespacedServiceAccount({ name: 'default', namespace: name });
+    return true;
+  });
+}
+
+export async function deleteNamespaceQuietly(c: Clients, name: string): Promise<void> {
+  try {
+    await c.core.deleteNamespace({ name });
+  } catch {
+    // already gone, or the cluster is being torn down
+  }
+}
+
+export function isPodReady(pod: k8s.V1Pod): boolean {
+  return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
