@@ -15,7 +15,7 @@ log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 command -v go >/dev/null || { log "go is not on PATH: install Go >= 1.24 (https://go.dev/dl) and retry"; exit 1; }
 go_minor=$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')
 [ "$go_minor" -ge 24 ] || { log "Go $(go env GOVERSION) is too old: Kubernetes $KUBE_VERSION needs Go >= 1.24"; exit 1; }
-export GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
+export GOFLAGS=-mod=readonly GOTOOLCHAIN=local CGO_ENABLED=0
 
 # Builds in the background while printing a heartbeat, so a long cold build
 # shows it is alive (CI and people watching need to see progress).

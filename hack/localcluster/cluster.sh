@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Runs a real Kubernetes control plane on 127.0.0.1 from binaries built by
+# build.sh: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
+# KWOK (fake kubelets: nodes are Ready, pods become Running/Ready without
+# containers), orchestrated by kwokctl's binary runtime.
+#
+#   cluster.sh up NAME [--owner-pid PID]   start (or reuse) cluster NAME, wait until the API
+#                                          and one Node are Ready; prints KUBECONFIG=<path>
+#   cluster.sh down NAME                   stop cluster NAME and delete its state
+#   cluster.sh prune                       stop clusters whose owner process is gone
+#   cluster.sh down-all                    stop every cluster
+#   cluster.sh list                        list clusters with their kubeconfig
+#
+# State lives in $MESHREV_CACHE/clusters/<NAME>/ (kwokctl's work dir). kwokctl
+# picks free ports for every component, so clusters never collide; creation is
+# serialised with a lock so two concurrent `up`s cannot pick the same ports.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+export MESHREV_CACHE=${MESHREV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshrev}
+export KWOK_WORKDIR=$MESHREV_CACHE
+clusters=$KWOK_WORKDIR/clusters
+log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+
+load_binaries() {
+  local out
+  out=$("$here/build.sh") || die "building the control plane failed (see above)"
+  eval "$(grep -E '^(KUBE_BIN|ETCD_BIN|KWOK_BIN)=' <<<"$out")"
+  # kwokctl shells out to kubectl and would download one if none were on PATH.
+  export PATH="$KUBE_BIN:$KWOK_BIN:$PATH"
+}
+
+kwokctl_() { "$KWOK_BIN/kwokctl" "$@"; }
+
+cluster_up() {
+  local name=$1 owner=${2:-}
+  [[ $name =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || die "cluster name '$name' must be lowercase letters, digits and '-'"
+  load_binaries
+  # shellcheck source=versions.env
+  source "$here/versions.env"
+  local dir=$clusters/$name kubeconfig=$clusters/$name/kubeconfig
+  mkdir -p "$clusters"
+  local start=$SECONDS
+  (
+    flock -w 300 9 || die "timed out waiting for another cluster creation to finish"
+    if [ -f "$dir/kwok.yaml" ] && kwokctl_ get clusters 2>/dev/null | grep -qx "$name"; then
+      log "cluster $name exists; starting it if stopped"
+      kwokctl_ start cluster --name "$name" >&2 || true
+    else
+      rm -rf "$dir"
+      log "creating cluster $name (Kubernetes v$KUBE_VERSION, etcd v$ETCD_VERSION, kwok v$KWOK_VERSION)"
+      cat >"$MESHREV_CACHE/kwokctl-$name.yaml" <<YAML
+kind: KwokctlConfiguration
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+options:
+  runtime: binary
+  bindAddress: 127.0.0.1
+  kubeVersion: v$KUBE_VERSION
+  kubeBinaryPrefix: $KUBE_BIN
+  etcdBinary: $ETCD_BIN
+  kwokControllerBinary: $KWOK_BIN/kwok
+  disableQPSLimits: true
+YAML
+      kwokctl_ create cluster --name "$name" --config "$MESHREV_CACHE/kwokctl-$name.yaml" \
+        --kubeconfig "$kubeconfig" --extra-args etcd=unsafe-no-fsync=true \
+        --wait 3m >&2 || { log "kwokctl failed; logs in $dir/logs"; tail -n 20 "$dir"/logs/*.log >&2 2>/dev/null || true; exit 1; }
+      rm -f "$MESHREV_CACHE/kwokctl-$name.yaml"
+    fi
+  ) 9>"$MESHREV_CACHE/clusters.lock"
+  [ -n "$owner" ] && echo "$owner" >"$dir/owner.pid"
+
+  local k=(kubectl --kubeconfig "$kubeconfig")
+  "${k[@]}" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Node
+metadata:
+  name: kwok-node-0
+  annotations:
+    node.alpha.kubernetes.io/ttl: "0"
+    kwok.x-k8s.io/node: fake
+  labels:
+    kubernetes.io/hostname: kwok-node-0
+    kubernetes.io/os: linux
+    kubernetes.io/arch: amd64
+    type: kwok
+status:
+  allocatable: {cpu: "64", memory: 256Gi, pods: "1000"}
+  capacity: {cpu: "64", memory: 256Gi, pods: "1000"}
+YAML
+  "${k[@]}" wait --for=condition=Ready node/kwok-node-0 --timeout=120s >/dev/null \
+    || die "node kwok-node-0 did not become Ready; logs in $dir/logs"
+  # Pods need the default ServiceAccount, which the controller manager creates.
+  local i
+  for i in $(seq 1 120); do
+    "${k[@]}" get serviceaccount default -n default >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+  log "cluster $name ready in $((SECONDS - start))s: $("${k[@]}" config view -o jsonpath='{.clusters[0].cluster.server}')"
+  echo "KUBECONFIG=$kubeconfig"
+}
+
+cluster_down() {
+  local name=$1 dir=$clusters/$1
+  [ -d "$dir" ] || { log "cluster $name does not exist"; return 0; }
+  KWOK_BIN=${KWOK_BIN:-$(ls -d "$MESHREV_CACHE"/kwok-v*/ 2>/dev/null | head -n1)}
+  if [ -x "${KWOK_BIN%/}/kwokctl" ]; then
+    "${KWOK_BIN%/}/kwokctl" delete cluster --name "$name" >/dev/null 2>&1 || true
+  fi
+  # Whatever kwokctl could not stop (a half-created cluster) is stopped by pid.
+  local pidfile pid
+  for pidfile in "$dir"/pids/*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+  done
+  sleep 0.2
+  for pidfile in "$dir"/pids/*.pid; do
+    [ -f "$pidfile" ] || continue
+    kill -9 "$(cat "$pidfile")" 2>/dev/null || true
+  done
+  rm -rf "$dir"
+  log "cluster $name deleted"
+}
+
+cluster_names() {
+  local d
+  for d in "$clusters"/*/; do [ -d "$d" ] && basename "$d"; done
+  return 0
+}
+
+cmd=${1:-}; shift || true
+case $cmd in
+  up)
+    [ $# -ge 1 ] || usage
+    name=$1; shift; owner=
+    while [ $# -gt 0 ]; do
+      case $1 in --owner-pid) owner=$2; shift 2 ;; *) usage ;; esac
+    done
+    cluster_up "$name" "$owner" ;;
+  down) [ $# -eq 1 ] || usage; cluster_down "$1" ;;
+  prune)
+    for n in $(cluster_names); do
+      f=$clusters/$n/owner.pid
+      if [ -f "$f" ] && ! kill -0 "$(cat "$f")" 2>/dev/null; then
+        log "pruning cluster $n (owner process $(cat "$f") is gone)"
+        cluster_down "$n"
+      fi
+    done ;;
+  down-all) for n in $(cluster_names); do cluster_down "$n"; done ;;
+  list) for n in $(cluster_names); do echo "$n $clusters/$n/kubeconfig"; done ;;
+  *) usage ;;
+esac
