@@ -6,6 +6,7 @@
 #
 #   cluster.sh up NAME [--owner-pid PID]   start (or reuse) cluster NAME, wait until the API
 #                                          and one Node are Ready; prints KUBECONFIG=<path>
+#                                          and KUBECTL=<path of the matching kubectl>
 #   cluster.sh down NAME                   stop cluster NAME and delete its state
 #   cluster.sh prune                       stop clusters whose owner process is gone
 #   cluster.sh down-all                    stop every cluster
@@ -99,6 +100,7 @@ YAML
   done
   log "cluster $name ready in $((SECONDS - start))s: $("${k[@]}" config view -o jsonpath='{.clusters[0].cluster.server}')"
   echo "KUBECONFIG=$kubeconfig"
+  echo "KUBECTL=$KUBE_BIN/kubectl"
 }
 
 cluster_down() {

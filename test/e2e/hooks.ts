@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { E2E_KUBECONFIG_ENV } from '../support/kube.js';
+import { E2E_KUBECONFIG_ENV, E2E_KUBECTL_ENV } from '../support/kube.js';
 
 // The suite runs from the repository root (make test-e2e, npm run test:e2e).
 const clusterScript = join(process.cwd(), 'hack', 'localcluster', 'cluster.sh');
@@ -52,6 +52,8 @@ export function mochaGlobalSetup(): void {
   const kubeconfig = /^KUBECONFIG=(.+)$/m.exec(out)?.[1];
   if (!kubeconfig) throw new Error(`cluster.sh up printed no KUBECONFIG= line:\n${out}`);
   process.env[E2E_KUBECONFIG_ENV] = kubeconfig;
+  const kubectl = /^KUBECTL=(.+)$/m.exec(out)?.[1];
+  if (kubectl) process.env[E2E_KUBECTL_ENV] = kubectl;
 }
 
 export function mochaGlobalTeardown(): void {

@@ -1,9 +1,26 @@
 // Clients and small helpers for tests that talk to the real local cluster
 // started by test/e2e/hooks.ts.
 import * as k8s from '@kubernetes/client-node';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 export const E2E_KUBECONFIG_ENV = 'MESHREV_E2E_KUBECONFIG';
+/** The kubectl built with the cluster (set by the harness; else kubectl from PATH). */
+export const E2E_KUBECTL_ENV = 'MESHREV_E2E_KUBECTL';
+
+/** Runs kubectl against the test cluster; rejects with its stderr when it fails. */
+export function kubectl(args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+  const bin = process.env[E2E_KUBECTL_ENV] ?? 'kubectl';
+  const kubeconfig = process.env[E2E_KUBECONFIG_ENV];
+  if (!kubeconfig) throw new Error(`${E2E_KUBECONFIG_ENV} is not set`);
+  return new Promise((resolve, reject) => {
+    const child = execFile(bin, ['--kubeconfig', kubeconfig, ...args], { timeout: opts.timeoutMs ?? 120_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`kubectl ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
 
 export function testKubeConfig(): k8s.KubeConfig {
   const path = process.env[E2E_KUBECONFIG_ENV];
@@ -19,6 +36,7 @@ export interface Clients {
   apps: k8s.AppsV1Api;
   admission: k8s.AdmissionregistrationV1Api;
   objects: k8s.KubernetesObjectApi;
+  custom: k8s.CustomObjectsApi;
 }
 
 export function clients(kc: k8s.KubeConfig = testKubeConfig()): Clients {
@@ -28,6 +46,7 @@ export function clients(kc: k8s.KubeConfig = testKubeConfig()): Clients {
     apps: kc.makeApiClient(k8s.AppsV1Api),
     admission: kc.makeApiClient(k8s.AdmissionregistrationV1Api),
     objects: k8s.KubernetesObjectApi.makeApiClient(kc),
+    custom: kc.makeApiClient(k8s.CustomObjectsApi),
   };
 }
 

@@ -6,6 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const Mocha = require('mocha');
 
+const { EVENT_RUN_END, EVENT_TEST_FAIL } = Mocha.Runner.constants;
 
 class SummaryReporter extends Mocha.reporters.Spec {
   constructor(runner, options) {
