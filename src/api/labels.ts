@@ -33,3 +33,17 @@ export const LABEL_MANAGED_BY_MESHREVISION = 'meshrev.io/meshrevision';
 /** Standard managed-by label value on objects meshrev owns. */
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY_VALUE = 'meshrev';
+
+// --- sidecar injector (appended for the injector; see src/policy/injection.ts) ---
+/** Namespace label the API server sets on every namespace (Kubernetes ≥1.21); webhook namespaceSelectors may use it. */
+export const LABEL_NAMESPACE_NAME = 'kubernetes.io/metadata.name';
+/** Label the injector puts on injected pods: mTLS-capable endpoint. */
+export const LABEL_TLS_MODE = 'security.istio.io/tlsMode';
+export const LABEL_CANONICAL_NAME = 'service.istio.io/canonical-name';
+export const LABEL_CANONICAL_REVISION = 'service.istio.io/canonical-revision';
+/** Annotation `kubectl logs/exec` use to pick the app container rather than istio-proxy. */
+export const ANNOTATION_DEFAULT_CONTAINER = 'kubectl.kubernetes.io/default-container';
+export const ANNOTATION_DEFAULT_LOGS_CONTAINER = 'kubectl.kubernetes.io/default-logs-container';
+/** Names of the containers the sidecar injection adds. */
+export const CONTAINER_ISTIO_PROXY = 'istio-proxy';
+export const CONTAINER_ISTIO_INIT = 'istio-init';

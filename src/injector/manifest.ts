@@ -1,0 +1,215 @@
+// Manual injection (`meshrev kube-inject`): injects the pod templates of the
+// workloads in a multi-document YAML manifest and leaves everything else
+// byte for byte as it was. Idempotent: an injected template carries
+// `sidecar.istio.io/status`, so a second run changes nothing.
+import type { V1Pod } from '@kubernetes/client-node';
+import { parseDocument, type Document } from 'yaml';
+import { decideInjection } from '../policy/injection.js';
+import type { InjectorConfig } from './config.js';
+import { injectPod } from './inject.js';
+import { isPlainObject } from './merge.js';
+
+/** Where each workload kind keeps its pod template; `[]` means the object is the pod. */
+export const POD_TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
+  Pod: [],
+  Deployment: ['spec', 'template'],
+  StatefulSet: ['spec', 'template'],
+  DaemonSet: ['spec', 'template'],
+  ReplicaSet: ['spec', 'template'],
+  ReplicationController: ['spec', 'template'],
+  Job: ['spec', 'template'],
+  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
+};
+
+export interface KubeInjectResult {
+  /** The manifest with workloads injected; equal to the input when nothing was injected. */
+  output: string;
+  /** `Kind namespace/name` of each injected object. */
+  injected: string[];
+  /** Workloads left alone, and why. */
+  skipped: Array<{ object: string; reason: string }>;
+  warnings: string[];
+  /** Problems that make the result unusable (invalid YAML, invalid annotations). */
+  errors: string[];
+}
+
+/**
+ * Splits a YAML stream into its documents' source text, so untouched documents
+ * are emitted exactly as written. Document markers at column 0 cannot occur
+ * inside a document's content (YAML 1.2 "c-forbidden"), so a line scan is exact.
+ * The pieces concatenate back to the input.
+ */
+export function splitYamlDocuments(text: string): string[] {
+  const lines = text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+  const docs: string[] = [];
+  let current = '';
+  let hasContent = false;
+  const flush = () => {
+    if (current !== '') docs.push(current);
+    current = '';
+    hasContent = false;
+  };
+  for (const line of lines) {
+    if (/^---(?:[ \t\r]|\n|$)/.test(line)) {
+      if (hasContent) flush();
+      current += line;
+      hasContent = true;
+    } else if (/^\.\.\.(?:[ \t\r]|\n|$)/.test(line)) {
+      current += line;
+      flush();
+    } else {
+      current += line;
+      if (!/^\s*(#.*)?$/.test(line) && !line.startsWith('%')) hasContent = true;
+    }
+  }
+  flush();
+  return docs;
+}
+
+function describe(obj: Record<string, unknown>): string {
+  const md = isPlainObject(obj['metadata']) ? obj['metadata'] : {};
+  const ns = typeof md['namespace'] === 'string' ? `${md['namespace']}/` : '';
+  return `${String(obj['kind'])} ${ns}${typeof md['name'] === 'string' ? md['name'] : '(unnamed)'}`;
+}
+
+/** Label/annotation maps as strings, whatever YAML made of the values (kubectl rejects non-strings later). */
+function strings(v: unknown): Record<string, string> {
+  return isPlainObject(v) ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, String(x)])) : {};
+}
+
+// kubectl reads manifests as YAML 1.1 (`yes`, `on`, `0777` are not strings
+// there); parsing and printing the same way keeps such strings quoted.
+const YAML_OPTIONS = { version: '1.1' } as const;
+
+function getIn(obj: unknown, path: readonly (string | number)[]): unknown {
+  let cur = obj;
+  for (const k of path) {
+    if (Array.isArray(cur) && typeof k === 'number') cur = cur[k];
+    else if (isPlainObject(cur) && typeof k === 'string') cur = cur[k];
+    else return undefined;
+  }
+  return cur;
+}
+
+type Change = { path: (string | number)[]; value: unknown };
+
+/** Injects one workload object; returns the node changes to make in its document. */
+function injectObject(
+  obj: Record<string, unknown>,
+  at: (string | number)[],
+  config: InjectorConfig,
+  result: KubeInjectResult,
+): Change[] {
+  const kind = obj['kind'];
+  if (kind === 'List' && Array.isArray(obj['items'])) {
+    return obj['items'].flatMap((item, i) => (isPlainObject(item) ? injectObject(item, [...at, 'items', i], config, result) : []));
+  }
+  if (typeof kind !== 'string' || !Object.hasOwn(POD_TEMPLATE_PATHS, kind)) return [];
+  const tplPath = POD_TEMPLATE_PATHS[kind] ?? [];
+  const what = describe(obj);
+  const template = tplPath.length ? getIn(obj, tplPath) : obj;
+  if (!isPlainObject(template) || !isPlainObject(template['spec'])) {
+    result.warnings.push(`${what}: no pod template at ${tplPath.join('.') || 'spec'}; left unchanged`);
+    return [];
+  }
+  const md = isPlainObject(obj['metadata']) ? obj['metadata'] : {};
+  const namespace = typeof md['namespace'] === 'string' ? md['namespace'] : undefined;
+  const pod = { metadata: template['metadata'] ?? {}, spec: template['spec'] } as unknown as V1Pod;
+  const tmd = isPlainObject(template['metadata']) ? template['metadata'] : {};
+  const decision = decideInjection({
+    namespace: { name: namespace ?? '' },
+    pod: { labels: strings(tmd['labels']), annotations: strings(tmd['annotations']), hostNetwork: (template['spec'])['hostNetwork'] === true },
+    via: { revision: config.revision, webhook: 'kube-inject' },
+    mesh: config.mesh,
+  });
+  if (!decision.inject) {
+    result.skipped.push({ object: what, reason: decision.reason });
+    return [];
+  }
+  const out = injectPod(pod, {
+    config,
+    ...(namespace !== undefined ? { namespace } : {}),
+    ...(typeof md['name'] === 'string' ? { workloadName: md['name'] } : {}),
+  });
+  if (out.status === 'invalid') {
+    result.errors.push(`${what}: ${out.message}`);
+    return [];
+  }
+  if (out.status === 'unchanged') {
+    result.skipped.push({ object: what, reason: out.reason });
+    return [];
+  }
+  result.injected.push(what);
+  result.warnings.push(...out.warnings.map((w) => `${what}: ${w}`));
+  return [
+    { path: [...at, ...tplPath, 'metadata'], value: out.pod.metadata },
+    { path: [...at, ...tplPath, 'spec'], value: out.pod.spec },
+  ];
+}
+
+/** Injects every workload in a multi-document manifest with `config`. Pure. */
+export function kubeInjectManifest(text: string, config: InjectorConfig): KubeInjectResult {
+  const result: KubeInjectResult = { output: '', injected: [], skipped: [], warnings: [], errors: [] };
+  const pieces: string[] = [];
+  for (const [i, source] of splitYamlDocuments(text).entries()) {
+    const doc: Document = parseDocument(source, YAML_OPTIONS);
+    if (doc.errors.length) {
+      result.errors.push(`document ${i + 1}: invalid YAML: ${doc.errors[0]?.message ?? 'parse error'}`);
+      pieces.push(source);
+      continue;
+    }
+    const obj = doc.toJS() as unknown;
+    const changes = isPlainObject(obj) ? injectObject(obj, [], config, result) : [];
+    if (changes.length === 0) {
+      pieces.push(source);
+      continue;
+    }
+    for (const c of changes) doc.setIn(c.path, doc.createNode(c.value));
+    pieces.push(doc.toString({ lineWidth: 0 }));
+  }
+  result.output = pieces.join('');
+  return result;
+}
+
+/** A workload's pod template as the injection policy sees it. */
+export interface WorkloadPod {
+  /** `Kind namespace/name`. */
+  description: string;
+  namespace?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  hostNetwork: boolean;
+}
+
+/** The pod templates of every workload in a manifest (for check-inject). Throws on invalid YAML. */
+export function workloadPods(text: string): WorkloadPod[] {
+  const out: WorkloadPod[] = [];
+  const visit = (obj: Record<string, unknown>) => {
+    if (obj['kind'] === 'List' && Array.isArray(obj['items'])) {
+      for (const item of obj['items']) if (isPlainObject(item)) visit(item);
+      return;
+    }
+    const kind = obj['kind'];
+    if (typeof kind !== 'string' || !Object.hasOwn(POD_TEMPLATE_PATHS, kind)) return;
+    const path = POD_TEMPLATE_PATHS[kind] ?? [];
+    const tpl = path.length ? getIn(obj, path) : obj;
+    if (!isPlainObject(tpl)) return;
+    const md = isPlainObject(obj['metadata']) ? obj['metadata'] : {};
+    const tmd = isPlainObject(tpl['metadata']) ? tpl['metadata'] : {};
+    const spec = isPlainObject(tpl['spec']) ? tpl['spec'] : {};
+    out.push({
+      description: describe(obj),
+      ...(typeof md['namespace'] === 'string' ? { namespace: md['namespace'] } : {}),
+      labels: strings(tmd['labels']),
+      annotations: strings(tmd['annotations']),
+      hostNetwork: spec['hostNetwork'] === true,
+    });
+  };
+  for (const [i, source] of splitYamlDocuments(text).entries()) {
+    const doc = parseDocument(source, YAML_OPTIONS);
+    if (doc.errors.length) throw new Error(`document ${i + 1}: invalid YAML: ${doc.errors[0]?.message ?? 'parse error'}`);
+    const obj = doc.toJS() as unknown;
+    if (isPlainObject(obj)) visit(obj);
+  }
+  return out;
+}
