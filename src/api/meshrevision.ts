@@ -1,0 +1,238 @@
+// The MeshRevision resource (DESIGN.md §2): its TypeScript shape, the names
+// the API server knows it by, and the vocabulary of its status. The CRD in
+// crds/meshrev.io_meshrevisions.yaml is the schema the API server enforces;
+// these types must stay in step with it (test/unit/crd.test.ts checks the
+// field names). No I/O here.
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import { MESHREV_GROUP } from './labels.js';
+
+export const GROUP = MESHREV_GROUP;
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const KIND = 'MeshRevision';
+export const PLURAL = 'meshrevisions';
+export const SINGULAR = 'meshrevision';
+export const SHORT_NAME = 'mrev';
+/** Name of the CustomResourceDefinition. */
+export const CRD_NAME = `${PLURAL}.${GROUP}`;
+
+/**
+ * Finalizer meshrev puts on every MeshRevision: deletion first returns the
+ * namespaces it migrated to their origin and waits while the revision is still
+ * in use, and only then removes its webhook configuration (DESIGN.md §3).
+ */
+export const FINALIZER = 'meshrev.io/finalizer';
+
+// Defaults. The CRD applies the same ones at the API server; code applies them
+// again so objects read from files (CLI, dry runs) behave identically.
+export const DEFAULT_INJECTOR_NAMESPACE = 'istio-system';
+export const DEFAULT_INJECTOR_PORT = 443;
+export const DEFAULT_INJECTOR_PATH = '/inject';
+export const DEFAULT_FAILURE_POLICY: FailurePolicy = 'Fail';
+export const DEFAULT_TIMEOUT_SECONDS = 10;
+/** The API server's own bounds for an admission webhook timeout. */
+export const MIN_TIMEOUT_SECONDS = 1;
+export const MAX_TIMEOUT_SECONDS = 30;
+/** Upper bound on tags per MeshRevision: keeps the MWC small and the CRD's CEL cost bounded. */
+export const MAX_TAGS = 16;
+/**
+ * A tag may not be called `default`: upstream's `default` tag is what
+ * `spec.default: true` expresses here (the `istio-injection=enabled` webhooks).
+ */
+export const RESERVED_TAG_DEFAULT = 'default';
+
+export type FailurePolicy = 'Fail' | 'Ignore';
+export const FAILURE_POLICIES: readonly FailurePolicy[] = ['Fail', 'Ignore'];
+
+/** An in-cluster Service serving the revision's injector, e.g. `istiod-1-20.istio-system:443/inject`. */
+export interface InjectorServiceRef {
+  name: string;
+  /** Default `istio-system`. */
+  namespace?: string;
+  /** Default 443. */
+  port?: number;
+  /** Default `/inject`. */
+  path?: string;
+}
+
+/** Where the API server sends the revision's AdmissionReviews, and how. Exactly one of `service` or `url`. */
+export interface InjectorSpec {
+  service?: InjectorServiceRef;
+  /** `https://` URL of an injector outside the cluster. */
+  url?: string;
+  /**
+   * Base64 of a PEM CA bundle. When absent meshrev never writes the field, so
+   * istiod's own caBundle patching is never fought (DESIGN.md §1).
+   */
+  caBundle?: string;
+  /** Default `Fail`. */
+  failurePolicy?: FailurePolicy;
+  /** Default 10; 1..30. */
+  timeoutSeconds?: number;
+}
+
+export interface MeshRevisionSpec {
+  /** The `istio.io/rev` value of the control plane. Immutable. */
+  revision: string;
+  /** Whether this revision serves `istio-injection=enabled` namespaces. At most one MeshRevision holds it. */
+  default?: boolean;
+  /** Revision tags: aliases whose webhooks point at this revision's injector. */
+  tags?: string[];
+  injector: InjectorSpec;
+  // spec.migration and spec.healthChecks arrive with the migration issue.
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+/** metav1.Condition as it appears in JSON (times are RFC 3339 strings). */
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  /** The generation this condition was computed for. */
+  observedGeneration?: number;
+  /** RFC 3339; changes only when `status` flips. */
+  lastTransitionTime: string;
+  /** CamelCase, machine-readable; one of the Reason constants below. */
+  reason: string;
+  /** What happened and what to do about it. */
+  message: string;
+}
+
+export interface InUseStatus {
+  /** Namespaces whose labels select this revision or one of its tags, or that run pods it injected (sorted). */
+  namespaces?: string[];
+  namespaceCount?: number;
+  /** Running pods whose `istio.io/rev` annotation names this revision. */
+  podCount?: number;
+  /** Human summary for `kubectl get` (see inUseSummary). */
+  summary?: string;
+}
+
+export interface LastFailure {
+  reason: string;
+  message: string;
+  /** RFC 3339. */
+  time: string;
+}
+
+export interface MeshRevisionStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  phase?: Phase;
+  /** Name of the MutatingWebhookConfiguration meshrev applied for this revision; absent while none is served. */
+  webhookConfiguration?: string;
+  /** Whether this MeshRevision currently holds the default (its MWC carries the istio-injection entries). */
+  defaultRevision?: boolean;
+  /** Tags whose webhook entries are in this revision's MWC (sorted); may be fewer than spec.tags after a collision. */
+  activeTags?: string[];
+  inUse?: InUseStatus;
+  lastFailure?: LastFailure;
+}
+
+/**
+ * Object metadata as it arrives from the API (or a file): custom objects are
+ * plain JSON, so timestamps are RFC 3339 strings, not Dates.
+ */
+export type MeshRevisionMeta = Omit<V1ObjectMeta, 'creationTimestamp' | 'deletionTimestamp'> & {
+  creationTimestamp?: string | Date;
+  deletionTimestamp?: string | Date;
+};
+
+export interface MeshRevision {
+  apiVersion?: string;
+  kind?: string;
+  metadata: MeshRevisionMeta;
+  spec: MeshRevisionSpec;
+  status?: MeshRevisionStatus;
+}
+
+// ---------------------------------------------------------------------------
+// Condition types (kstatus: https://github.com/kubernetes-sigs/cli-utils/tree/master/pkg/kstatus)
+
+/** True when everything the spec declares is in effect for the current generation. `kubectl wait --for=condition=Ready`. */
+export const CONDITION_READY = 'Ready';
+/** True while meshrev is still converging (webhooks being applied, a migration step moving). Absent otherwise. */
+export const CONDITION_RECONCILING = 'Reconciling';
+/**
+ * True when meshrev cannot make progress without a person: invalid spec, a
+ * claim held by another MeshRevision, a chart-made webhook for the same
+ * revision, or a migration stopped after a rollback. Absent otherwise. GitOps
+ * tools (Flux, Argo CD via kstatus) report the object as failed right away.
+ */
+export const CONDITION_STALLED = 'Stalled';
+
+export type ConditionType = typeof CONDITION_READY | typeof CONDITION_RECONCILING | typeof CONDITION_STALLED;
+
+// ---------------------------------------------------------------------------
+// Reasons (stable, CamelCase; used in conditions, lastFailure and Events)
+
+/** Ready=True: the revision's MWC matches the spec (revision, tags, default entries). */
+export const REASON_WEBHOOK_CONFIGURED = 'WebhookConfigured';
+/** Reconciling=True: the MWC is being created or brought in line with the spec. */
+export const REASON_APPLYING_WEBHOOK = 'ApplyingWebhook';
+/** Ready=Unknown: not yet observed by meshrev for this generation. */
+export const REASON_PENDING = 'Pending';
+/**
+ * Ready=False, Stalled=True: spec.default is set but another MeshRevision
+ * holds the default. This object's webhooks are left as they were (its own
+ * revision and tag entries; no default entries); the message names the holder.
+ */
+export const REASON_DEFAULT_CLAIMED_ELSEWHERE = 'DefaultClaimedElsewhere';
+/**
+ * Ready=False, Stalled=True: a tag in spec.tags is another MeshRevision's tag
+ * or revision name, held by the earlier claimant; this object serves its other
+ * entries without it.
+ */
+export const REASON_TAG_COLLISION = 'TagCollision';
+/**
+ * Ready=False, Stalled=True: spec.revision is already served by another
+ * MeshRevision (same revision, or a tag of that name); this object gets no
+ * webhooks at all until the other lets go.
+ */
+export const REASON_REVISION_COLLISION = 'RevisionCollision';
+/** Ready=False, Stalled=True: the spec fails semantic validation; nothing was changed. */
+export const REASON_INVALID_SPEC = 'InvalidSpec';
+/**
+ * Ready=False, Stalled=True: a MutatingWebhookConfiguration for the same
+ * revision exists that meshrev does not manage (typically istiod's Helm chart
+ * installed without `global.operatorManageWebhooks=true`), so pods would be
+ * injected through two paths (DESIGN.md §1). meshrev reports it and does not
+ * delete someone else's object.
+ */
+export const REASON_CHART_WEBHOOK_CONFLICT = 'ChartWebhookConflict';
+/** Informational (Ready unaffected): namespaces or pods still use this revision. */
+export const REASON_IN_USE = 'InUse';
+/** Deletion waits: namespaces or pods still use this revision; the message lists them. */
+export const REASON_DELETION_BLOCKED = 'DeletionBlocked';
+/** Reconciling=True: the finalizer is returning namespaces and removing the webhooks. */
+export const REASON_DELETING = 'Deleting';
+/** Ready=Unknown: a call to the API server failed; retried with backoff. A check that could not run is Unknown, not False. */
+export const REASON_API_ERROR = 'APIError';
+
+// ---------------------------------------------------------------------------
+// Phases: a one-word summary for humans (`kubectl get mrev`). Tools should use
+// conditions. The migration issue adds its phases here.
+
+/** Not yet reconciled for this generation. */
+export const PHASE_PENDING = 'Pending';
+/** Webhooks applied as declared. */
+export const PHASE_READY = 'Ready';
+/** Serving, but part of the spec is not in effect (a claim held elsewhere, a chart webhook conflict). */
+export const PHASE_CONFLICT = 'Conflict';
+/** The spec is invalid; nothing was changed. */
+export const PHASE_INVALID = 'Invalid';
+/** Being deleted (possibly waiting while in use). */
+export const PHASE_DELETING = 'Deleting';
+
+export type Phase =
+  | typeof PHASE_PENDING
+  | typeof PHASE_READY
+  | typeof PHASE_CONFLICT
+  | typeof PHASE_INVALID
+  | typeof PHASE_DELETING;
+
+/** The `IN USE` printer column text, so every writer formats it the same way. */
+export function inUseSummary(namespaceCount: number, podCount: number): string {
+  if (namespaceCount === 0 && podCount === 0) return 'no';
+  return `${namespaceCount} ns, ${podCount} pods`;
+}

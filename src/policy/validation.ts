@@ -1,0 +1,424 @@
+// Pure validation of MeshRevisions, and the no-op check for their webhook
+// configurations. No I/O.
+//
+// validateMeshRevision repeats what the CRD enforces (so the CLI can check a
+// file offline, before `kubectl apply`) and adds what the API server cannot
+// check: that caBundle decodes to PEM certificates, that a URL is usable as a
+// webhook URL, and unknown fields, which the API server silently prunes
+// unless the client asks for strict validation.
+import type { V1LabelSelector, V1MutatingWebhook, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
+import {
+  API_VERSION,
+  DEFAULT_FAILURE_POLICY,
+  DEFAULT_INJECTOR_PORT,
+  DEFAULT_TIMEOUT_SECONDS,
+  FAILURE_POLICIES,
+  KIND,
+  MAX_TAGS,
+  MAX_TIMEOUT_SECONDS,
+  MIN_TIMEOUT_SECONDS,
+  RESERVED_TAG_DEFAULT,
+} from '../api/meshrevision.js';
+import { describeEntry } from './webhooks.js';
+
+/** One problem with a MeshRevision: the field path (as `kubectl explain` spells it) and what to fix. */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const MAX_LABEL = 63;
+/** Standard base64 as the API server's `format: byte` accepts it. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+
+const SPEC_FIELDS = ['revision', 'default', 'tags', 'injector'];
+const INJECTOR_FIELDS = ['service', 'url', 'caBundle', 'failurePolicy', 'timeoutSeconds'];
+const SERVICE_FIELDS = ['name', 'namespace', 'port', 'path'];
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function quote(v: unknown): string {
+  return JSON.stringify(v) ?? String(v);
+}
+
+/** Levenshtein distance, for "did you mean" on unknown fields. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+function unknownFields(obj: Record<string, unknown>, known: readonly string[], path: string, errors: FieldError[]): void {
+  for (const key of Object.keys(obj)) {
+    if (known.includes(key)) continue;
+    const best = known
+      .map((k) => ({ k, d: distance(key, k) }))
+      .sort((a, b) => a.d - b.d)
+      .find((c) => c.d <= Math.max(2, Math.floor(c.k.length / 3)) || c.k.toLowerCase().startsWith(key.toLowerCase()));
+    const hint = best ? `did you mean "${best.k}"?` : `known fields: ${known.join(', ')}`;
+    errors.push({
+      field: `${path}.${key}`,
+      message: `unknown field "${key}" (the API server would silently drop it); ${hint}`,
+    });
+  }
+}
+
+function dnsLabel(value: unknown, field: string, what: string, errors: FieldError[], pattern = DNS1123_LABEL): void {
+  if (typeof value !== 'string' || value === '') {
+    errors.push({ field, message: `${what} is required and must be a string` });
+    return;
+  }
+  if (value.length > MAX_LABEL) {
+    errors.push({ field, message: `${what} ${quote(value)} is ${value.length} characters; use at most ${MAX_LABEL}` });
+    return;
+  }
+  if (!pattern.test(value)) {
+    const rule =
+      pattern === DNS1035_LABEL
+        ? 'lower-case letters, digits and "-", starting with a letter and ending with a letter or digit'
+        : 'lower-case letters, digits and "-", starting and ending with a letter or digit (e.g. "1-21")';
+    errors.push({ field, message: `${what} ${quote(value)} is not valid: use ${rule}` });
+  }
+}
+
+function validateService(service: unknown, path: string, errors: FieldError[]): void {
+  if (!isObject(service)) {
+    errors.push({ field: path, message: 'must be an object {name, namespace, port, path}' });
+    return;
+  }
+  unknownFields(service, SERVICE_FIELDS, path, errors);
+  dnsLabel(service['name'], `${path}.name`, 'the injector Service name', errors, DNS1035_LABEL);
+  if (service['namespace'] !== undefined) dnsLabel(service['namespace'], `${path}.namespace`, 'the injector Service namespace', errors);
+  const port = service['port'];
+  if (port !== undefined && (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535)) {
+    errors.push({ field: `${path}.port`, message: `port ${quote(port)} is not valid: use an integer from 1 to 65535 (istiod serves 443)` });
+  }
+  const p = service['path'];
+  if (p !== undefined && (typeof p !== 'string' || !p.startsWith('/'))) {
+    errors.push({ field: `${path}.path`, message: `path ${quote(p)} must start with "/" (istiod serves "/inject")` });
+  }
+}
+
+function validateUrl(url: unknown, field: string, errors: FieldError[]): void {
+  if (typeof url !== 'string' || url === '') {
+    errors.push({ field, message: 'url must be a non-empty https:// URL' });
+    return;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    errors.push({ field, message: `url ${quote(url)} is not an absolute URL: write it as https://host[:port]/path` });
+    return;
+  }
+  // The API server only calls webhooks over TLS and rejects user info, query and fragment.
+  if (parsed.protocol !== 'https:') {
+    errors.push({ field, message: `url ${quote(url)} must use https:// (the API server only calls webhooks over TLS)` });
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    errors.push({ field, message: `url ${quote(url)} must not contain user info ("user:password@"); authenticate with the CA bundle and TLS instead` });
+  }
+  if (parsed.search !== '' || url.includes('?')) {
+    errors.push({ field, message: `url ${quote(url)} must not have a query ("?..."): the API server rejects webhook URLs with query parameters` });
+  }
+  if (parsed.hash !== '' || url.includes('#')) {
+    errors.push({ field, message: `url ${quote(url)} must not have a fragment ("#...")` });
+  }
+  if (parsed.hostname === '') {
+    errors.push({ field, message: `url ${quote(url)} has no host` });
+  }
+}
+
+function validateCaBundle(ca: unknown, field: string, errors: FieldError[]): void {
+  if (typeof ca !== 'string') {
+    errors.push({ field, message: 'caBundle must be a string: the base64 of a PEM bundle (e.g. `base64 -w0 ca.crt`)' });
+    return;
+  }
+  if (ca === '') return; // same as absent
+  if (ca.includes('-----BEGIN')) {
+    errors.push({ field, message: 'caBundle holds PEM text; it must be the base64 of the PEM bundle: use the output of `base64 -w0 ca.crt`' });
+    return;
+  }
+  if (!BASE64.test(ca)) {
+    errors.push({ field, message: 'caBundle is not valid base64 (standard alphabet, padded, no line breaks): use the output of `base64 -w0 ca.crt`' });
+    return;
+  }
+  const decoded = Buffer.from(ca, 'base64').toString('latin1');
+  if (!PEM_CERT.test(decoded)) {
+    const hint = BASE64.test(decoded.trim()) ? ' (it looks base64-encoded twice)' : '';
+    errors.push({
+      field,
+      message: `caBundle decodes to no PEM certificate${hint}: it must be the base64 of "-----BEGIN CERTIFICATE-----" blocks`,
+    });
+  }
+}
+
+function validateInjector(injector: unknown, path: string, errors: FieldError[]): void {
+  if (!isObject(injector)) {
+    errors.push({ field: path, message: 'injector is required: set injector.service (an in-cluster Service) or injector.url' });
+    return;
+  }
+  unknownFields(injector, INJECTOR_FIELDS, path, errors);
+  const hasService = injector['service'] !== undefined;
+  const hasUrl = injector['url'] !== undefined;
+  if (hasService === hasUrl) {
+    errors.push({
+      field: path,
+      message: hasService
+        ? 'set only one of injector.service and injector.url, not both'
+        : 'set one of injector.service (an in-cluster Service, e.g. {name: istiod-1-21}) or injector.url (https:// outside the cluster)',
+    });
+  }
+  if (hasService) validateService(injector['service'], `${path}.service`, errors);
+  if (hasUrl) validateUrl(injector['url'], `${path}.url`, errors);
+  if (injector['caBundle'] !== undefined) validateCaBundle(injector['caBundle'], `${path}.caBundle`, errors);
+
+  const fp = injector['failurePolicy'];
+  if (fp !== undefined && !FAILURE_POLICIES.includes(fp as never)) {
+    errors.push({
+      field: `${path}.failurePolicy`,
+      message: `failurePolicy ${quote(fp)} is not valid: use "Fail" (pods are rejected while the injector is down) or "Ignore" (they start without a sidecar)`,
+    });
+  }
+  const t = injector['timeoutSeconds'];
+  if (t !== undefined && (typeof t !== 'number' || !Number.isInteger(t) || t < MIN_TIMEOUT_SECONDS || t > MAX_TIMEOUT_SECONDS)) {
+    errors.push({
+      field: `${path}.timeoutSeconds`,
+      message: `timeoutSeconds ${quote(t)} is not valid: use an integer from ${MIN_TIMEOUT_SECONDS} to ${MAX_TIMEOUT_SECONDS} (the API server's limit)`,
+    });
+  }
+}
+
+/** Checks a MeshRevision spec. `path` prefixes field names. */
+export function validateMeshRevisionSpec(spec: unknown, path = 'spec'): FieldError[] {
+  const errors: FieldError[] = [];
+  if (!isObject(spec)) {
+    return [{ field: path, message: 'spec is required: set at least spec.revision and spec.injector' }];
+  }
+  unknownFields(spec, SPEC_FIELDS, path, errors);
+  dnsLabel(spec['revision'], `${path}.revision`, 'revision', errors);
+  const revision = typeof spec['revision'] === 'string' ? spec['revision'] : undefined;
+
+  if (spec['default'] !== undefined && typeof spec['default'] !== 'boolean') {
+    errors.push({ field: `${path}.default`, message: `default must be true or false, not ${quote(spec['default'])}` });
+  }
+
+  const tags = spec['tags'];
+  if (tags !== undefined) {
+    if (!Array.isArray(tags)) {
+      errors.push({ field: `${path}.tags`, message: 'tags must be a list of names, e.g. [stable]' });
+    } else {
+      if (tags.length > MAX_TAGS) {
+        errors.push({ field: `${path}.tags`, message: `${tags.length} tags is too many: use at most ${MAX_TAGS}` });
+      }
+      const seen = new Set<unknown>();
+      tags.forEach((tag: unknown, i) => {
+        const field = `${path}.tags[${i}]`;
+        dnsLabel(tag, field, 'tag', errors);
+        if (seen.has(tag)) errors.push({ field, message: `tag ${quote(tag)} is listed twice: list each tag once` });
+        seen.add(tag);
+        if (tag === RESERVED_TAG_DEFAULT) {
+          errors.push({ field, message: 'tag "default" is reserved: set spec.default: true to make this the default revision instead' });
+        }
+        if (revision !== undefined && tag === revision) {
+          errors.push({ field, message: `tag ${quote(tag)} is the revision name itself: a tag is another name for the revision; remove it` });
+        }
+      });
+    }
+  }
+  validateInjector(spec['injector'], `${path}.injector`, errors);
+  return errors;
+}
+
+/** Checks a whole MeshRevision object, e.g. read from a file by the CLI. Empty when valid. */
+export function validateMeshRevision(obj: unknown): FieldError[] {
+  if (!isObject(obj)) return [{ field: '', message: 'a MeshRevision must be an object with apiVersion, kind, metadata and spec' }];
+  const errors: FieldError[] = [];
+  if (obj['apiVersion'] !== undefined && obj['apiVersion'] !== API_VERSION) {
+    errors.push({ field: 'apiVersion', message: `apiVersion ${quote(obj['apiVersion'])} is not served: use ${API_VERSION}` });
+  }
+  if (obj['kind'] !== undefined && obj['kind'] !== KIND) {
+    errors.push({ field: 'kind', message: `kind ${quote(obj['kind'])} is not ${KIND}` });
+  }
+  const meta = obj['metadata'];
+  if (!isObject(meta) || typeof meta['name'] !== 'string' || meta['name'] === '') {
+    errors.push({ field: 'metadata.name', message: 'metadata.name is required (e.g. the revision, "1-21")' });
+  } else if (meta['namespace'] !== undefined) {
+    errors.push({ field: 'metadata.namespace', message: 'MeshRevision is cluster-scoped: remove metadata.namespace' });
+  }
+  errors.push(...validateMeshRevisionSpec(obj['spec']));
+  return errors;
+}
+
+/** Checks a change, as the CRD's transition rules do. */
+export function validateMeshRevisionUpdate(oldObj: { spec?: { revision?: unknown } }, newObj: unknown): FieldError[] {
+  const errors = validateMeshRevision(newObj);
+  const next = isObject(newObj) && isObject(newObj['spec']) ? newObj['spec']['revision'] : undefined;
+  const prev = oldObj.spec?.revision;
+  if (prev !== undefined && next !== prev) {
+    errors.push({
+      field: 'spec.revision',
+      message: `revision is immutable (was ${quote(prev)}): create a new MeshRevision for ${quote(next)} and migrate to it`,
+    });
+  }
+  return errors;
+}
+
+// ---------------------------------------------------------------------------
+// No-op detection for the MWC.
+
+export interface CompareOptions {
+  /**
+   * The operator's server-side-apply field manager. When given, managedFields
+   * tell which entries and caBundles we own, so an entry or caBundle we set
+   * earlier and no longer want is seen as a difference. Without it, entries
+   * whose names meshrev produces count as ours and caBundle is never compared
+   * unless desired.
+   */
+  fieldManager?: string;
+}
+
+interface Owned {
+  entries: Set<string>;
+  caBundle: Set<string>;
+}
+
+/** What `fieldManager` owns in the MWC's webhooks, from managedFields (FieldsV1). */
+function ownedByManager(existing: V1MutatingWebhookConfiguration, manager: string): Owned | undefined {
+  const entries = existing.metadata?.managedFields?.filter((m) => m.manager === manager && m.operation === 'Apply');
+  if (!entries || entries.length === 0) return undefined;
+  const owned: Owned = { entries: new Set(), caBundle: new Set() };
+  for (const mf of entries) {
+    const webhooks = (mf.fieldsV1 as Record<string, unknown> | undefined)?.['f:webhooks'];
+    if (!isObject(webhooks)) continue;
+    for (const [key, fields] of Object.entries(webhooks)) {
+      if (!key.startsWith('k:')) continue;
+      let name: unknown;
+      try {
+        name = (JSON.parse(key.slice(2)) as Record<string, unknown>)['name'];
+      } catch {
+        continue;
+      }
+      if (typeof name !== 'string') continue;
+      owned.entries.add(name);
+      const cc = isObject(fields) ? fields['f:clientConfig'] : undefined;
+      if (isObject(cc) && 'f:caBundle' in cc) owned.caBundle.add(name);
+    }
+  }
+  return owned;
+}
+
+/** A selector in a canonical form: the API server keeps `{}`, nil and empty lists apart; they select the same. */
+function normSelector(s: V1LabelSelector | undefined): unknown {
+  const labels = s?.matchLabels ?? {};
+  const sortedLabels = Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const exprs = (s?.matchExpressions ?? []).map((e) => ({ key: e.key, operator: e.operator, values: e.values ?? [] }));
+  return { matchLabels: sortedLabels, matchExpressions: exprs };
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The fields of an entry meshrev sets, with the server's defaults filled in (port 443, Fail, 10s). */
+function comparable(w: V1MutatingWebhook, withCaBundle: boolean): Record<string, unknown> {
+  const svc = w.clientConfig?.service;
+  return {
+    url: w.clientConfig?.url ?? null,
+    service: svc ? { name: svc.name, namespace: svc.namespace, path: svc.path ?? null, port: svc.port ?? DEFAULT_INJECTOR_PORT } : null,
+    caBundle: withCaBundle ? (w.clientConfig?.caBundle ?? '') : null,
+    // scope is server-defaulted and not ours: left out.
+    rules: (w.rules ?? []).map((r) => ({
+      operations: r.operations ?? [],
+      apiGroups: r.apiGroups ?? [],
+      apiVersions: r.apiVersions ?? [],
+      resources: r.resources ?? [],
+    })),
+    sideEffects: w.sideEffects,
+    admissionReviewVersions: w.admissionReviewVersions ?? [],
+    failurePolicy: w.failurePolicy ?? DEFAULT_FAILURE_POLICY,
+    timeoutSeconds: w.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS,
+    namespaceSelector: normSelector(w.namespaceSelector),
+    objectSelector: normSelector(w.objectSelector),
+  };
+}
+
+/**
+ * Why applying `desired` would change `existing`; empty when it would not (a
+ * no-op resync must write nothing). Ignores what meshrev does not set:
+ * server-defaulted fields (matchPolicy, reinvocationPolicy, rule scope,
+ * namespaceSelector/objectSelector `{}`), caBundle when the spec gives none
+ * (istiod's), labels, annotations and entries added by others.
+ */
+export function webhookConfigurationDiff(
+  existing: V1MutatingWebhookConfiguration | undefined,
+  desired: V1MutatingWebhookConfiguration,
+  opts: CompareOptions = {},
+): string[] {
+  if (existing === undefined) return ['does not exist'];
+  const diffs: string[] = [];
+
+  for (const [k, v] of Object.entries(desired.metadata?.labels ?? {})) {
+    const have = existing.metadata?.labels?.[k];
+    if (have !== v) diffs.push(`label ${k}: ${quote(have ?? null)} → ${quote(v)}`);
+  }
+  for (const [k, v] of Object.entries(desired.metadata?.annotations ?? {})) {
+    const have = existing.metadata?.annotations?.[k];
+    if (have !== v) diffs.push(`annotation ${k}: ${quote(have ?? null)} → ${quote(v)}`);
+  }
+  for (const ref of desired.metadata?.ownerReferences ?? []) {
+    const have = existing.metadata?.ownerReferences?.find((r) => r.uid === ref.uid);
+    if (!have || have.apiVersion !== ref.apiVersion || have.kind !== ref.kind || have.name !== ref.name || (have.controller ?? false) !== (ref.controller ?? false)) {
+      diffs.push(`ownerReference ${ref.kind}/${ref.name} missing or different`);
+    }
+  }
+
+  const owned = opts.fieldManager ? ownedByManager(existing, opts.fieldManager) : undefined;
+  const existingByName = new Map((existing.webhooks ?? []).map((w) => [w.name, w]));
+  const desiredNames = new Set((desired.webhooks ?? []).map((w) => w.name));
+
+  for (const want of desired.webhooks ?? []) {
+    const have = existingByName.get(want.name);
+    if (!have) {
+      diffs.push(`webhook ${want.name}: missing`);
+      continue;
+    }
+    const wantCa = want.clientConfig?.caBundle !== undefined;
+    // A caBundle we set before and no longer want must be released (applied without it).
+    if (!wantCa && owned?.caBundle.has(want.name)) diffs.push(`webhook ${want.name}: caBundle no longer set by meshrev`);
+    const a = comparable(have, wantCa);
+    const b = comparable(want, wantCa);
+    for (const key of Object.keys(b)) {
+      if (!same(a[key], b[key])) diffs.push(`webhook ${want.name}: ${key} differs`);
+    }
+  }
+  for (const name of existingByName.keys()) {
+    if (desiredNames.has(name)) continue;
+    // Only entries our apply would remove count: those we own (or, without managedFields, those we name).
+    const ours = owned ? owned.entries.has(name) : describeEntry(name) !== undefined;
+    if (ours) diffs.push(`webhook ${name}: no longer wanted`);
+  }
+  return diffs;
+}
+
+/** True when the MWC must be (re)applied. */
+export function webhookConfigurationNeedsWrite(
+  existing: V1MutatingWebhookConfiguration | undefined,
+  desired: V1MutatingWebhookConfiguration,
+  opts: CompareOptions = {},
+): boolean {
+  return webhookConfigurationDiff(existing, desired, opts).length > 0;
+}
