@@ -29,3 +29,13 @@ export function loadKubeConfig(opts: KubeConfigOptions = {}): k8s.KubeConfig {
   }
   return kc;
 }
+
+/** The typed API groups the operator uses directly (the rest goes through informers and KubeWriter). */
+export interface Apis {
+  core: k8s.CoreV1Api;
+  coordination: k8s.CoordinationV1Api;
+}
+
+export function makeApis(kc: k8s.KubeConfig): Apis {
+  return { core: kc.makeApiClient(k8s.CoreV1Api), coordination: kc.makeApiClient(k8s.CoordinationV1Api) };
+}

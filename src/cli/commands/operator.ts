@@ -1,0 +1,58 @@
+// `meshrev operator`: runs the controller until SIGTERM/SIGINT, in a pod
+// (in-cluster credentials) or from a workstation (--kubeconfig).
+import type { Command } from 'commander';
+import { loadKubeConfig } from '../../kube/client.js';
+import { startOperator } from '../../operator.js';
+import { createLogger } from '../../runtime/logger.js';
+import { CliError } from '../errors.js';
+
+interface Options {
+  kubeconfig?: string;
+  context?: string;
+  healthAddress: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionName: string;
+  concurrency: string;
+  logLevel?: string;
+}
+
+/** "host:port" → parts; the host may be empty (all interfaces) or a bracketed IPv6 address. */
+export function parseAddress(value: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new CliError(`--health-address: "${value}" is not host:port (e.g. 0.0.0.0:8080, 127.0.0.1:0)`, 2);
+  return { host: m[1] ?? (m[2] || '0.0.0.0'), port };
+}
+
+export function register(program: Command): void {
+  program
+    .command('operator')
+    .description('Run the meshrev operator (MeshRevision controller) until SIGTERM')
+    .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--health-address <host:port>', 'where /healthz, /readyz and /metrics are served', '0.0.0.0:8080')
+    .option('--leader-elect', 'lead on a Lease so only one replica acts', false)
+    .option('--leader-election-namespace <ns>', 'namespace of the Lease', process.env.POD_NAMESPACE ?? 'meshrev-system')
+    .option('--leader-election-name <name>', 'name of the Lease', 'meshrev-leader')
+    .option('--concurrency <n>', 'MeshRevisions reconciled at once', '2')
+    .option('--log-level <level>', 'error, warn, info, debug (default: $LOG_LEVEL or info)')
+    .action(async (opts: Options) => {
+      const concurrency = Number(opts.concurrency);
+      if (!Number.isInteger(concurrency) || concurrency < 1) throw new CliError(`--concurrency: "${opts.concurrency}" must be a whole number ≥ 1`, 2);
+      const listen = parseAddress(opts.healthAddress);
+      const log = createLogger({ level: opts.logLevel });
+      const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
+      const op = await startOperator({
+        kc,
+        listen,
+        concurrency,
+        log,
+        handleSignals: true,
+        ...(opts.leaderElect ? { leaderElection: { namespace: opts.leaderElectionNamespace, name: opts.leaderElectionName } } : {}),
+      });
+      const reason = await op.done;
+      // Losing the lease or failing to start: exit non-zero so the pod restarts into a clean standby.
+      if (reason === 'lost-leadership' || reason === 'start-failed') throw new CliError(`operator stopped: ${reason}`, 1);
+    });
+}

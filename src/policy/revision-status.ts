@@ -1,0 +1,186 @@
+// Pure: what a MeshRevision's status should say, from what the reconcile
+// observed and did. The reconcile writes the result only when it differs from
+// the object's status, so a resync that observes the same world writes nothing.
+import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
+import {
+  PHASE_CONFLICT,
+  PHASE_DELETING,
+  PHASE_INVALID,
+  PHASE_READY,
+  REASON_API_ERROR,
+  REASON_APPLYING_WEBHOOK,
+  REASON_CHART_WEBHOOK_CONFLICT,
+  REASON_DELETING,
+  REASON_DELETION_BLOCKED,
+  REASON_INVALID_SPEC,
+  REASON_WEBHOOK_CONFIGURED,
+  inUseSummary,
+  type LastFailure,
+  type MeshRevision,
+  type MeshRevisionStatus,
+} from '../api/meshrevision.js';
+import { ANNOTATION_ISTIO_REV, LABEL_ISTIO_INJECTION, LABEL_ISTIO_REV } from '../api/labels.js';
+import { formatTime, setKstatusConditions, type KstatusInput } from './conditions.js';
+import type { FieldError } from './validation.js';
+import type { ClaimDecision, ForeignWebhookConflict } from './webhooks.js';
+
+/** Who still relies on a revision: deletion waits while this is not empty. */
+export interface InUse {
+  /** Sorted namespace names. */
+  namespaces: string[];
+  /** Why each namespace counts, for messages: "labelled istio.io/rev=canary", "3 pods". */
+  why: Map<string, string[]>;
+  podCount: number;
+}
+
+function isLive(pod: V1Pod): boolean {
+  const phase = pod.status?.phase;
+  return phase !== 'Succeeded' && phase !== 'Failed' && !pod.metadata?.deletionTimestamp;
+}
+
+/**
+ * Namespaces labelled for the revision (its name or a tag it serves, or
+ * `istio-injection=enabled` while it holds the default) and live pods whose
+ * `istio.io/rev` annotation names it (the real revision, even when injected
+ * through a tag). Either would break if its webhook disappeared.
+ */
+export function computeInUse(
+  revision: string,
+  decision: Pick<ClaimDecision, 'servesRevision' | 'holdsDefault' | 'tags'> | undefined,
+  namespaces: readonly V1Namespace[],
+  pods: readonly V1Pod[],
+): InUse {
+  const why = new Map<string, string[]>();
+  const note = (ns: string, reason: string) => {
+    const list = why.get(ns) ?? [];
+    list.push(reason);
+    why.set(ns, list);
+  };
+  const values = new Set<string>([revision, ...(decision?.servesRevision ? decision.tags : [])]);
+  for (const ns of namespaces) {
+    const name = ns.metadata?.name;
+    if (!name) continue;
+    const labels = ns.metadata?.labels ?? {};
+    const rev = labels[LABEL_ISTIO_REV];
+    if (rev !== undefined && values.has(rev)) note(name, `labelled ${LABEL_ISTIO_REV}=${rev}`);
+    if (decision?.servesRevision && decision.holdsDefault && labels[LABEL_ISTIO_INJECTION] === 'enabled') {
+      note(name, `labelled ${LABEL_ISTIO_INJECTION}=enabled (default revision)`);
+    }
+  }
+  let podCount = 0;
+  const podsByNs = new Map<string, number>();
+  for (const pod of pods) {
+    if (pod.metadata?.annotations?.[ANNOTATION_ISTIO_REV] !== revision || !isLive(pod)) continue;
+    podCount++;
+    const ns = pod.metadata.namespace ?? '';
+    podsByNs.set(ns, (podsByNs.get(ns) ?? 0) + 1);
+  }
+  for (const [ns, n] of podsByNs) note(ns, `${n} running pod${n === 1 ? '' : 's'} injected by ${revision}`);
+  return { namespaces: [...why.keys()].sort(), why, podCount };
+}
+
+/** "ns-a (labelled istio.io/rev=1-20; 2 running pods ...), ns-b (...)", capped so a message stays readable. */
+export function describeInUse(inUse: InUse, max = 10): string {
+  const shown = inUse.namespaces.slice(0, max).map((ns) => `${ns} (${(inUse.why.get(ns) ?? []).join('; ')})`);
+  const more = inUse.namespaces.length - shown.length;
+  return shown.join(', ') + (more > 0 ? `, and ${more} more` : '');
+}
+
+/** What the reconcile observed and did, as plain data. */
+export interface RevisionObservation {
+  mrev: MeshRevision;
+  now: Date;
+  decision: ClaimDecision | undefined;
+  /** Semantic validation errors; when any, nothing was changed. */
+  invalid: FieldError[];
+  /** Name of the MWC meshrev serves for this revision, when it serves one. */
+  webhookConfiguration: string | undefined;
+  foreign: ForeignWebhookConflict[];
+  inUse: InUse;
+  /** Set while the object is being deleted. */
+  deleting?: { blocked: boolean };
+  /** An API call of this reconcile failed; it will be retried with backoff. */
+  apiError?: string;
+}
+
+/** Keeps lastFailure's time when the same failure is seen again, so repeats write nothing. */
+function failure(prev: LastFailure | undefined, reason: string, message: string, now: Date): LastFailure {
+  if (prev && prev.reason === reason && prev.message === message) return prev;
+  return { reason, message, time: formatTime(now) };
+}
+
+/** The status the object should have. Pure: same observation, same status. */
+export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatus {
+  const prev = o.mrev.status ?? {};
+  const generation = o.mrev.metadata.generation;
+  const d = o.decision;
+  let kstatus: KstatusInput;
+  let phase: MeshRevisionStatus['phase'];
+  let lastFailure = prev.lastFailure;
+
+  if (o.deleting) {
+    phase = PHASE_DELETING;
+    if (o.deleting.blocked) {
+      const message = `deletion waits: revision ${o.mrev.spec.revision} is still in use by ${describeInUse(o.inUse)}; ` +
+        'move those namespaces and pods to another revision (or delete them), and deletion completes by itself';
+      kstatus = {
+        ready: { status: 'False', reason: REASON_DELETION_BLOCKED, message },
+        reconciling: { reason: REASON_DELETION_BLOCKED, message },
+      };
+    } else {
+      const message = 'removing the webhook configuration';
+      kstatus = { ready: { status: 'False', reason: REASON_DELETING, message }, reconciling: { reason: REASON_DELETING, message } };
+    }
+  } else if (o.invalid.length > 0) {
+    phase = PHASE_INVALID;
+    const message = `invalid spec, nothing was changed: ${o.invalid.map((e) => `${e.field}: ${e.message}`).join('; ')}`;
+    kstatus = { ready: { status: 'False', reason: REASON_INVALID_SPEC, message }, stalled: { reason: REASON_INVALID_SPEC, message } };
+    lastFailure = failure(prev.lastFailure, REASON_INVALID_SPEC, message, o.now);
+  } else if (o.apiError !== undefined) {
+    phase = prev.phase ?? PHASE_READY;
+    const message = `talking to the API server failed, retrying: ${o.apiError}`;
+    kstatus = { ready: { status: 'Unknown', reason: REASON_API_ERROR, message }, reconciling: { reason: REASON_APPLYING_WEBHOOK, message } };
+    lastFailure = failure(prev.lastFailure, REASON_API_ERROR, message, o.now);
+  } else if ((d?.conflicts.length ?? 0) > 0 || o.foreign.length > 0) {
+    phase = PHASE_CONFLICT;
+    const parts: string[] = (d?.conflicts ?? []).map((c) => c.message);
+    if (o.foreign.length > 0) {
+      parts.push(
+        `MutatingWebhookConfiguration ${o.foreign.map((f) => `${f.name} (${f.why})`).join(', ')} not managed by meshrev ` +
+          'would also inject these pods (two injection paths); install istiod with global.operatorManageWebhooks=true ' +
+          'or delete that configuration',
+      );
+    }
+    const reason = d?.conflicts[0]?.reason ?? REASON_CHART_WEBHOOK_CONFLICT;
+    const message = parts.join('; ');
+    kstatus = { ready: { status: 'False', reason, message }, stalled: { reason, message } };
+    lastFailure = failure(prev.lastFailure, reason, message, o.now);
+  } else {
+    phase = PHASE_READY;
+    const served = [o.mrev.spec.revision, ...(d?.tags ?? [])].join(', ');
+    kstatus = {
+      ready: {
+        status: 'True',
+        reason: REASON_WEBHOOK_CONFIGURED,
+        message: `${o.webhookConfiguration} injects ${served}${d?.holdsDefault ? ' and istio-injection=enabled namespaces (default)' : ''}`,
+      },
+    };
+  }
+
+  const status: MeshRevisionStatus = {
+    observedGeneration: generation,
+    conditions: setKstatusConditions(prev.conditions, kstatus, o.now, generation),
+    phase,
+    defaultRevision: d?.servesRevision === true && d.holdsDefault,
+    activeTags: d?.servesRevision ? [...d.tags].sort() : [],
+    inUse: {
+      namespaces: o.inUse.namespaces,
+      namespaceCount: o.inUse.namespaces.length,
+      podCount: o.inUse.podCount,
+      summary: inUseSummary(o.inUse.namespaces.length, o.inUse.podCount),
+    },
+  };
+  if (o.webhookConfiguration !== undefined) status.webhookConfiguration = o.webhookConfiguration;
+  if (lastFailure !== undefined) status.lastFailure = lastFailure;
+  return status;
+}

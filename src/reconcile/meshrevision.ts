@@ -1,0 +1,188 @@
+// The MeshRevision controller: observe → plan → apply → status.
+//
+// For each MeshRevision it serves one MutatingWebhookConfiguration with
+// Istio's entries for the revision, its tags and (when it holds it) the
+// default, decided across all MeshRevisions by policy/webhooks.resolveClaims.
+// Deletion goes through a finalizer that waits while the revision is in use.
+// Status is computed from what was observed (policy/revision-status) and
+// written only when it changed — also when applying failed.
+import type { KubernetesObject, V1MutatingWebhookConfiguration, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION_ISTIO_REV, LABEL_ISTIO_INJECTION, LABEL_ISTIO_REV, LABEL_MANAGED_BY_MESHREVISION } from '../api/labels.js';
+import {
+  API_VERSION,
+  FINALIZER,
+  GROUP,
+  KIND,
+  PLURAL,
+  REASON_DELETION_BLOCKED,
+  REASON_WEBHOOK_CONFIGURED,
+  VERSION,
+  type MeshRevision,
+  type MeshRevisionStatus,
+} from '../api/meshrevision.js';
+import { statusChanged } from '../policy/conditions.js';
+import { computeInUse, computeRevisionStatus, describeInUse, type RevisionObservation } from '../policy/revision-status.js';
+import { validateMeshRevision, webhookConfigurationDiff } from '../policy/validation.js';
+import { desiredWebhookConfiguration, foreignWebhookConflicts, resolveClaims, webhookConfigurationName } from '../policy/webhooks.js';
+import type { KubeWriter } from '../kube/apply.js';
+import { apiErrorMessage } from '../kube/errors.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { ReconcileContext, ReconcileResult } from '../runtime/workqueue.js';
+
+export const CONTROLLER_NAME = 'meshrevision';
+
+export const MESHREVISION_RESOURCE = { group: GROUP, version: VERSION, plural: PLURAL };
+
+/** While deletion waits on users of the revision, look again this often even without a watch event. */
+const DELETION_RECHECK_MS = 60_000;
+
+/** The read side of an informer's cache: all a reconcile needs. */
+export interface Store<T> {
+  get(key: string): T | undefined;
+  list(): T[];
+  keys(): string[];
+}
+
+export interface MeshRevisionReconcilerDeps {
+  meshRevisions: Store<MeshRevision>;
+  /** MWCs labelled istio.io/rev: ours, istiod's chart's, istioctl's tag MWCs. */
+  webhooks: Store<V1MutatingWebhookConfiguration>;
+  namespaces: Store<V1Namespace>;
+  pods: Store<V1Pod>;
+  writer: Pick<KubeWriter, 'apply' | 'applyStatus' | 'delete' | 'fieldManager'>;
+  events: Pick<EventRecorder, 'normal' | 'warning'>;
+  now?: () => Date;
+}
+
+/** What an Event's involvedObject needs. */
+function eventRef(mrev: MeshRevision): KubernetesObject {
+  return { apiVersion: API_VERSION, kind: KIND, metadata: { name: mrev.metadata.name, uid: mrev.metadata.uid } };
+}
+
+export class MeshRevisionReconciler {
+  private readonly now: () => Date;
+
+  constructor(private readonly d: MeshRevisionReconcilerDeps) {
+    this.now = d.now ?? (() => new Date());
+  }
+
+  /** The reconcile function for the work queue: key = MeshRevision name. */
+  readonly reconcile = async (key: string, ctx: ReconcileContext): Promise<ReconcileResult> => {
+    const mrev = this.d.meshRevisions.get(key);
+    // Gone: its finalizer already removed the webhook (and ownerReferences cover a bypassed finalizer).
+    if (!mrev) return {};
+    const log = ctx.log;
+    const decision = resolveClaims(this.d.meshRevisions.list()).get(key);
+    const inUse = computeInUse(mrev.spec.revision, decision, this.d.namespaces.list(), this.d.pods.list());
+    const obs: RevisionObservation = {
+      mrev,
+      now: this.now(),
+      decision,
+      invalid: [],
+      webhookConfiguration: mrev.status?.webhookConfiguration,
+      foreign: [],
+      inUse,
+    };
+
+    if (mrev.metadata.deletionTimestamp) return this.finalize(mrev, obs, ctx);
+
+    let failure: Error | undefined;
+    try {
+      if (!(mrev.metadata.finalizers ?? []).includes(FINALIZER)) {
+        await this.d.writer.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name: key, finalizers: [FINALIZER] } });
+      }
+      obs.invalid = validateMeshRevision(mrev);
+      if (obs.invalid.length === 0 && decision) {
+        obs.foreign = foreignWebhookConflicts(decision, this.d.webhooks.list());
+        const desired = desiredWebhookConfiguration(mrev, decision);
+        if (desired) {
+          const name = desired.metadata!.name!;
+          const live = this.d.webhooks.get(name);
+          const diff = webhookConfigurationDiff(live, desired, { fieldManager: this.d.writer.fieldManager });
+          if (diff.length > 0) {
+            log.info('applying webhook configuration', { webhookConfiguration: name, changes: diff });
+            await this.d.writer.apply(desired);
+            void this.d.events.normal(eventRef(mrev), REASON_WEBHOOK_CONFIGURED, `applied ${name}: ${diff.join('; ')}`);
+          }
+          obs.webhookConfiguration = name;
+        } else {
+          obs.webhookConfiguration = undefined;
+        }
+      }
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err));
+      obs.apiError = apiErrorMessage(err);
+    }
+    await this.writeStatus(mrev, computeRevisionStatus(obs), ctx);
+    if (failure !== undefined) throw failure;
+    return {};
+  };
+
+  private async finalize(mrev: MeshRevision, obs: RevisionObservation, ctx: ReconcileContext): Promise<ReconcileResult> {
+    const name = mrev.metadata.name!;
+    if (!(mrev.metadata.finalizers ?? []).includes(FINALIZER)) return {};
+    if (obs.inUse.namespaces.length > 0 || obs.inUse.podCount > 0) {
+      obs.deleting = { blocked: true };
+      const before = mrev.status;
+      const next = computeRevisionStatus(obs);
+      await this.writeStatus(mrev, next, ctx);
+      if (statusChanged(before, next)) {
+        void this.d.events.warning(eventRef(mrev), REASON_DELETION_BLOCKED, `waiting: revision ${mrev.spec.revision} is still used by ${describeInUse(obs.inUse)}`);
+      }
+      return { requeueAfter: DELETION_RECHECK_MS };
+    }
+    // Only our own MWC: a MeshRevision that lost its revision name must not remove the holder's.
+    const mwcName = webhookConfigurationName(mrev.spec.revision);
+    const live = this.d.webhooks.get(mwcName);
+    if (live && live.metadata?.labels?.[LABEL_MANAGED_BY_MESHREVISION] === name) {
+      ctx.log.info('deleting webhook configuration', { webhookConfiguration: mwcName });
+      await this.d.writer.delete(live, { preconditionUID: live.metadata?.uid });
+    }
+    // Releasing the finalizer: apply without it (server-side apply removes what we no longer send).
+    await this.d.writer.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name } });
+    ctx.log.info('finalizer released');
+    return {};
+  }
+
+  private async writeStatus(mrev: MeshRevision, next: MeshRevisionStatus, ctx: ReconcileContext): Promise<void> {
+    if (!statusChanged(mrev.status, next)) return;
+    ctx.log.debug('writing status', { phase: next.phase });
+    await this.d.writer.applyStatus(
+      { apiVersion: API_VERSION, kind: KIND, metadata: { name: mrev.metadata.name }, status: next } as KubernetesObject,
+      MESHREVISION_RESOURCE,
+    );
+  }
+
+  // ---- watch mappings: objects → MeshRevision keys (handlers only map) ----
+
+  /** Any MeshRevision change can move a claim (default, tag): every MeshRevision re-resolves. */
+  readonly mapMeshRevision = (): string[] => this.d.meshRevisions.keys();
+
+  /**
+   * Our MWC → its owner. A foreign one (istiod's chart, istioctl tags) may
+   * overlap a revision, a tag or the default of any MeshRevision: all re-check.
+   */
+  readonly mapWebhook = (mwc: V1MutatingWebhookConfiguration): string[] => {
+    const owner = mwc.metadata?.labels?.[LABEL_MANAGED_BY_MESHREVISION];
+    return owner ? [owner] : this.d.meshRevisions.keys();
+  };
+
+  /** A namespace → the MeshRevisions its labels select (revision or tag), and the default's when istio-injection=enabled. */
+  readonly mapNamespace = (ns: V1Namespace): string[] => {
+    const labels = ns.metadata?.labels ?? {};
+    const rev = labels[LABEL_ISTIO_REV];
+    const enabled = labels[LABEL_ISTIO_INJECTION] === 'enabled';
+    if (rev === undefined && !enabled) return [];
+    return this.d.meshRevisions
+      .list()
+      .filter((m) => (rev !== undefined && (m.spec.revision === rev || (m.spec.tags ?? []).includes(rev))) || (enabled && m.spec.default === true))
+      .map((m) => m.metadata.name!);
+  };
+
+  /** A pod → the MeshRevisions of the revision that injected it. */
+  readonly mapPod = (pod: V1Pod): string[] => {
+    const rev = pod.metadata?.annotations?.[ANNOTATION_ISTIO_REV];
+    if (rev === undefined) return [];
+    return this.d.meshRevisions.list().filter((m) => m.spec.revision === rev).map((m) => m.metadata.name!);
+  };
+}
