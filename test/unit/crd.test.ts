@@ -18,7 +18,47 @@ import {
   SHORT_NAME,
   VERSION,
 } from '../../src/api/meshrevision.js';
-import { validateMeshRevision } from '../../src/policy/validation.js';
+import {
+  DEFAULT_MAX_CONCURRENT_NAMESPACES,
+  DEFAULT_MAX_CONCURRENT_RESTARTS,
+  DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
+  MIGRATION_PHASE_AWAITING_PROMOTION,
+  MIGRATION_PHASE_FAILED,
+  MIGRATION_PHASE_PAUSED,
+  MIGRATION_PHASE_PENDING,
+  MIGRATION_PHASE_PROGRESSING,
+  MIGRATION_PHASE_ROLLED_BACK,
+  MIGRATION_PHASE_ROLLING_BACK,
+  MIGRATION_PHASE_SUCCEEDED,
+  MIGRATION_PHASE_SUSPENDED,
+  NS_FAILED,
+  NS_MIGRATED,
+  NS_MIGRATING,
+  NS_PENDING,
+  NS_ROLLED_BACK,
+  NS_ROLLING_BACK,
+  PAUSE_INDEFINITE,
+  type MigrationCounts,
+  type MigrationSpec,
+  type MigrationStatus,
+  type NamespaceMigrationStatus,
+} from '../../src/api/migration.js';
+import {
+  MAX_CONCURRENT_NAMESPACES,
+  MAX_CONCURRENT_RESTARTS,
+  MAX_MIGRATION_FROM,
+  MAX_MIGRATION_STEPS,
+  MAX_PAUSE_LENGTH,
+  MAX_ROLLBACK_NAMESPACES,
+  MAX_ROLLOUT_TIMEOUT_SECONDS,
+  MAX_SELECTOR_EXPRESSIONS,
+  MAX_SELECTOR_MATCH_LABELS,
+  MAX_SELECTOR_VALUES,
+  MIN_CONCURRENT_NAMESPACES,
+  MIN_CONCURRENT_RESTARTS,
+  MIN_ROLLOUT_TIMEOUT_SECONDS,
+  validateMeshRevision,
+} from '../../src/policy/validation.js';
 
 /** A path in the repository, found from the working directory or this file (tests also run from a build directory). */
 function repoPath(rel: string): string {
@@ -41,6 +81,7 @@ interface Schema {
   type?: string;
   description?: string;
   properties?: Record<string, Schema>;
+  additionalProperties?: Schema;
   items?: Schema;
   required?: string[];
   enum?: unknown[];
@@ -49,7 +90,9 @@ interface Schema {
   maximum?: number;
   minLength?: number;
   maxLength?: number;
+  minItems?: number;
   maxItems?: number;
+  maxProperties?: number;
   format?: string;
   pattern?: string;
   'x-kubernetes-validations'?: Rule[];
@@ -80,7 +123,7 @@ const root = version.schema.openAPIV3Schema;
 function at(path: string): Schema {
   let s: Schema = root;
   for (const part of path.split('.').filter(Boolean)) {
-    const next = part === '[]' ? s.items : s.properties?.[part];
+    const next = part === '[]' ? s.items : part === '{}' ? s.additionalProperties : s.properties?.[part];
     if (!next) throw new Error(`no schema at ${path} (stuck at ${part})`);
     s = next;
   }
@@ -92,6 +135,7 @@ function walk(s: Schema, path: string, out: { path: string; schema: Schema }[] =
   out.push({ path, schema: s });
   for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, path ? `${path}.${k}` : k, out);
   if (s.items) walk(s.items, `${path}.[]`, out);
+  if (s.additionalProperties) walk(s.additionalProperties, `${path}.{}`, out);
   return out;
 }
 
@@ -110,9 +154,14 @@ function structuralErrors(value: unknown, s: Schema, path = ''): string[] {
         else errs.push(...structuralErrors(v, p, `${path}.${k}`));
       }
     }
+    if (s.additionalProperties) {
+      if (s.maxProperties !== undefined && Object.keys(obj).length > s.maxProperties) errs.push(`${path}: too many properties`);
+      for (const [k, v] of Object.entries(obj)) errs.push(...structuralErrors(v, s.additionalProperties, `${path}.${k}`));
+    }
   } else if (t === 'array') {
     if (!Array.isArray(value)) return [`${path}: not an array`];
     if (s.maxItems !== undefined && value.length > s.maxItems) errs.push(`${path}: too many items`);
+    if (s.minItems !== undefined && value.length < s.minItems) errs.push(`${path}: too few items`);
     value.forEach((v, i) => errs.push(...structuralErrors(v, s.items!, `${path}[${i}]`)));
   } else if (t === 'string') {
     if (typeof value !== 'string') return [`${path}: not a string`];
@@ -182,6 +231,40 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
       { path: 'spec.injector.url', rule: "isURL(self) && url(self).getScheme() == 'https'", says: 'https://' },
       { path: 'spec.injector.url', rule: "!self.contains('?') && !self.contains('#')", says: 'query' },
       { path: 'spec.injector.service.path', rule: "self.startsWith('/')", says: 'start with' },
+      { path: 'spec', rule: '!has(self.migration) || !(self.revision in self.migration.from)', says: 'spec.migration.from must not list the target revision itself' },
+      { path: 'spec.migration.from.[]', rule: "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", says: 'or "default" for istio-injection=enabled' },
+      { path: 'spec.migration.steps.[]', rule: 'has(self.namespaces) != has(self.percent)', says: 'set exactly one of namespaces' },
+      {
+        path: 'spec.migration',
+        rule: '!has(self.steps) || self.steps.filter(s, has(s.percent)).map(s, s.percent).isSorted()',
+        says: 'percent steps must not go down',
+      },
+      {
+        path: 'spec.migration',
+        rule: '!has(self.steps) || self.steps.filter(s, has(s.namespaces)).map(s, s.namespaces).isSorted()',
+        says: 'namespaces steps must not go down',
+      },
+      {
+        path: 'spec.migration.steps.[].pause',
+        rule: "self == 'indefinite' || self.matches('^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$')",
+        says: '"indefinite" to wait for spec.migration.promotedStep',
+      },
+      {
+        path: 'spec.migration.namespaceSelector.matchExpressions.[]',
+        rule: "!(self.operator in ['In', 'NotIn']) || (has(self.values) && size(self.values) > 0)",
+        says: 'needs a non-empty values list',
+      },
+      {
+        path: 'spec.migration.namespaceSelector.matchExpressions.[]',
+        rule: "!(self.operator in ['Exists', 'DoesNotExist']) || !has(self.values) || size(self.values) == 0",
+        says: 'takes no values: remove values',
+      },
+      {
+        path: 'spec.migration.rollback',
+        rule: '!(has(self.all) && self.all && has(self.namespaces) && size(self.namespaces) > 0)',
+        says: 'not both',
+      },
+      { path: 'spec.migration.rollback.namespaces.[]', rule: "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", says: 'DNS-1123 label' },
     ];
     for (const e of expected) {
       it(`${e.path}: ${e.rule}`, () => {
@@ -190,6 +273,20 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         expect(`${rule!.message ?? ''}${rule!.messageExpression ?? ''}`).to.contain(e.says);
       });
     }
+
+    it('bounds every list and string a rule reads, so the API server can estimate the rules\' cost', () => {
+      // The API server rejects a CRD whose estimated CEL cost exceeds its budget; unbounded inputs are estimated at the request size limit.
+      const unbounded = walk(root, '')
+        .filter(({ path }) => path === 'spec.migration' || path.startsWith('spec.migration.'))
+        .filter(
+          ({ schema }) =>
+            (schema.type === 'array' && schema.maxItems === undefined) ||
+            (schema.type === 'string' && schema.maxLength === undefined && !schema.enum) ||
+            (schema.additionalProperties !== undefined && schema.maxProperties === undefined),
+        )
+        .map(({ path }) => path);
+      expect(unbounded).to.deep.equal([]);
+    });
 
     it('gives every rule a message or messageExpression that says what to fix', () => {
       for (const { path, schema } of walk(root, '')) {
@@ -231,11 +328,136 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
     expect(at('metadata')).to.deep.equal({ type: 'object' });
   });
 
-  it('leaves spec.migration and spec.healthChecks for the migration issue', () => {
-    expect(at('spec').properties).to.not.have.any.keys('migration', 'healthChecks');
+  it('leaves spec.healthChecks for the health-gate issue', () => {
+    expect(at('spec').properties).to.not.have.any.keys('healthChecks');
   });
 
-  it('prints revision, default, tags, phase, ready, in use and age in kubectl get mrev', () => {
+  describe('spec.migration', () => {
+    it('has exactly the fields of MigrationSpec, from required', () => {
+      const fields: Record<keyof MigrationSpec, true> = {
+        from: true,
+        namespaceSelector: true,
+        steps: true,
+        maxConcurrentNamespaces: true,
+        maxConcurrentRestarts: true,
+        paused: true,
+        promotedStep: true,
+        rollback: true,
+        rolloutTimeoutSeconds: true,
+      };
+      expect(Object.keys(at('spec.migration').properties!)).to.have.members(Object.keys(fields));
+      expect(at('spec.migration').required).to.deep.equal(['from']);
+      expect(Object.keys(at('spec.migration.steps.[]').properties!)).to.have.members(['namespaces', 'percent', 'pause']);
+      expect(Object.keys(at('spec.migration.rollback').properties!)).to.have.members(['all', 'namespaces']);
+    });
+
+    it('defaults like src/api/migration.ts: one 100% step, 1 namespace and 5 restarts at a time, 600s rollouts, not paused', () => {
+      expect(at('spec.migration.steps').default).to.deep.equal([{ percent: 100 }]);
+      expect(at('spec.migration.maxConcurrentNamespaces').default).to.equal(DEFAULT_MAX_CONCURRENT_NAMESPACES);
+      expect(at('spec.migration.maxConcurrentRestarts').default).to.equal(DEFAULT_MAX_CONCURRENT_RESTARTS);
+      expect(at('spec.migration.rolloutTimeoutSeconds').default).to.equal(DEFAULT_ROLLOUT_TIMEOUT_SECONDS);
+      expect(at('spec.migration.paused').default).to.equal(false);
+    });
+
+    it('bounds every number and list like validateMigrationSpec does', () => {
+      expect(at('spec.migration.from')).to.include({ minItems: 1, maxItems: MAX_MIGRATION_FROM, 'x-kubernetes-list-type': 'set' });
+      expect(at('spec.migration.from.[]').maxLength).to.equal(63);
+      expect(at('spec.migration.steps').maxItems).to.equal(MAX_MIGRATION_STEPS);
+      expect(at('spec.migration.steps.[].namespaces').minimum).to.equal(1);
+      expect(at('spec.migration.steps.[].percent')).to.include({ minimum: 1, maximum: 100 });
+      expect(at('spec.migration.steps.[].pause').maxLength).to.equal(MAX_PAUSE_LENGTH);
+      expect(at('spec.migration.maxConcurrentNamespaces')).to.include({ minimum: MIN_CONCURRENT_NAMESPACES, maximum: MAX_CONCURRENT_NAMESPACES });
+      expect(at('spec.migration.maxConcurrentRestarts')).to.include({ minimum: MIN_CONCURRENT_RESTARTS, maximum: MAX_CONCURRENT_RESTARTS });
+      expect(at('spec.migration.rolloutTimeoutSeconds')).to.include({ minimum: MIN_ROLLOUT_TIMEOUT_SECONDS, maximum: MAX_ROLLOUT_TIMEOUT_SECONDS });
+      expect(at('spec.migration.promotedStep').minimum).to.equal(0);
+      expect(at('spec.migration.paused').type).to.equal('boolean');
+      expect(at('spec.migration.rollback.all').type).to.equal('boolean');
+      expect(at('spec.migration.rollback.namespaces')).to.include({ maxItems: MAX_ROLLBACK_NAMESPACES, 'x-kubernetes-list-type': 'set' });
+      expect(at('spec.migration.namespaceSelector.matchLabels').maxProperties).to.equal(MAX_SELECTOR_MATCH_LABELS);
+      expect(at('spec.migration.namespaceSelector.matchExpressions').maxItems).to.equal(MAX_SELECTOR_EXPRESSIONS);
+      expect(at('spec.migration.namespaceSelector.matchExpressions.[].values').maxItems).to.equal(MAX_SELECTOR_VALUES);
+    });
+
+    it('takes a standard LabelSelector as namespaceSelector', () => {
+      expect(at('spec.migration.namespaceSelector.matchLabels.{}').type).to.equal('string');
+      expect(at('spec.migration.namespaceSelector.matchExpressions.[]').required).to.have.members(['key', 'operator']);
+      expect(at('spec.migration.namespaceSelector.matchExpressions.[].operator').enum).to.deep.equal(['In', 'NotIn', 'Exists', 'DoesNotExist']);
+      expect(at('spec.migration.namespaceSelector.matchExpressions')['x-kubernetes-list-type']).to.equal('atomic');
+    });
+
+    it('mentions the indefinite pause in the pause description, so kubectl explain teaches it', () => {
+      expect(at('spec.migration.steps.[].pause').description).to.contain(PAUSE_INDEFINITE).and.contain('promotedStep');
+    });
+  });
+
+  describe('status.migration', () => {
+    it('has exactly the fields of MigrationStatus', () => {
+      const fields: Record<keyof MigrationStatus, true> = {
+        generation: true,
+        phase: true,
+        currentStep: true,
+        steps: true,
+        namespaces: true,
+        counts: true,
+        startedAt: true,
+        finishedAt: true,
+        rollbackReason: true,
+        summary: true,
+      };
+      expect(Object.keys(at('status.migration').properties!)).to.have.members(Object.keys(fields));
+      const ns: Record<keyof NamespaceMigrationStatus, true> = { name: true, state: true, step: true, from: true, workloads: true, verified: true, message: true };
+      expect(Object.keys(at('status.migration.namespaces.[]').properties!)).to.have.members(Object.keys(ns));
+      const counts: Record<keyof MigrationCounts, true> = { eligible: true, migrated: true, inProgress: true, failed: true, rolledBack: true };
+      expect(Object.keys(at('status.migration.counts').properties!)).to.have.members(Object.keys(counts));
+      expect(at('status.migration.counts').required).to.have.members(Object.keys(counts));
+    });
+
+    it('enumerates the MIGRATION_PHASE_* and NS_* values', () => {
+      expect(at('status.migration.phase').enum).to.have.members([
+        MIGRATION_PHASE_PENDING,
+        MIGRATION_PHASE_PROGRESSING,
+        MIGRATION_PHASE_PAUSED,
+        MIGRATION_PHASE_AWAITING_PROMOTION,
+        MIGRATION_PHASE_SUSPENDED,
+        MIGRATION_PHASE_SUCCEEDED,
+        MIGRATION_PHASE_ROLLING_BACK,
+        MIGRATION_PHASE_ROLLED_BACK,
+        MIGRATION_PHASE_FAILED,
+      ]);
+      expect(at('status.migration.namespaces.[].state').enum).to.have.members([NS_PENDING, NS_MIGRATING, NS_MIGRATED, NS_FAILED, NS_ROLLING_BACK, NS_ROLLED_BACK]);
+    });
+
+    it('keys namespaces by name and steps by index, so server-side apply merges them', () => {
+      expect(at('status.migration.namespaces')).to.deep.include({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] });
+      expect(at('status.migration.namespaces.[]').required).to.include('name');
+      expect(at('status.migration.steps')).to.deep.include({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['index'] });
+      expect(at('status.migration.steps.[]').required).to.include('index');
+      // 20 steps plus the implied final 100% one.
+      expect(at('status.migration.steps').maxItems).to.equal(MAX_MIGRATION_STEPS + 1);
+    });
+
+    it('accepts a status as the migration reconciler writes it', () => {
+      const status: MigrationStatus = {
+        generation: 3,
+        phase: MIGRATION_PHASE_AWAITING_PROMOTION,
+        currentStep: 2,
+        steps: [
+          { index: 1, target: 1, completedAt: '2024-01-01T00:00:00Z' },
+          { index: 2, target: 3 },
+        ],
+        namespaces: [
+          { name: 'shop', state: NS_MIGRATED, step: 1, from: 'default', workloads: 2, verified: 2 },
+          { name: 'web', state: NS_PENDING, step: 2, from: '1-20' },
+        ],
+        counts: { eligible: 5, migrated: 1, inProgress: 0, failed: 0, rolledBack: 0 },
+        startedAt: '2024-01-01T00:00:00Z',
+        summary: '1/5',
+      };
+      expect(structuralErrors(status, at('status.migration'), '.status.migration')).to.deep.equal([]);
+    });
+  });
+
+  it('prints revision, default, tags, phase, ready, migrated x/y, in use and age in kubectl get mrev', () => {
     const cols = version.additionalPrinterColumns.filter((c) => !c.priority).map((c) => [c.name, c.jsonPath]);
     expect(cols).to.deep.equal([
       ['Revision', '.spec.revision'],
@@ -243,6 +465,7 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
       ['Tags', '.status.activeTags'],
       ['Phase', '.status.phase'],
       ['Ready', '.status.conditions[?(@.type=="Ready")].status'],
+      ['Migrated', '.status.migration.summary'],
       ['In Use', '.status.inUse.summary'],
       ['Age', '.metadata.creationTimestamp'],
     ]);
@@ -269,6 +492,17 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         default: true,
         tags: ['canary'],
         injector: { service: { name: 'istiod-1-21', namespace: 'istio-system', port: 443, path: '/inject' }, failurePolicy: 'Fail', timeoutSeconds: 10 },
+        migration: {
+          from: ['default', '1-20'],
+          namespaceSelector: { matchLabels: { team: 'payments' }, matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['dev'] }] },
+          steps: [{ namespaces: 1, pause: 'indefinite' }, { percent: 50, pause: '30s' }, { percent: 100 }],
+          maxConcurrentNamespaces: 2,
+          maxConcurrentRestarts: 5,
+          paused: false,
+          promotedStep: 1,
+          rollback: { all: false, namespaces: ['shop'] },
+          rolloutTimeoutSeconds: 600,
+        },
       },
     };
     expect(structuralErrors(full, root)).to.deep.equal([]);
@@ -276,5 +510,6 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
     const specFields = Object.keys(at('spec').properties!);
     expect(specFields).to.have.members(Object.keys(full.spec));
     expect(Object.keys(at('spec.injector').properties!)).to.have.members(['service', 'url', 'caBundle', 'failurePolicy', 'timeoutSeconds']);
+    expect(Object.keys(at('spec.migration').properties!)).to.have.members(Object.keys(full.spec.migration));
   });
 });

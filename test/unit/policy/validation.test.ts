@@ -6,8 +6,10 @@ import { parse } from 'yaml';
 import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { MeshRevision } from '../../../src/api/meshrevision.js';
 import {
+  parseDuration,
   validateMeshRevision,
   validateMeshRevisionUpdate,
+  validateMigrationSpec,
   webhookConfigurationDiff,
   webhookConfigurationNeedsWrite,
 } from '../../../src/policy/validation.js';
@@ -42,6 +44,7 @@ interface Fixture {
     revison?: unknown;
     default?: unknown;
     tags?: unknown;
+    migration?: unknown;
     injector?: {
       service?: { name?: unknown; namespace?: unknown; port?: unknown; path?: unknown };
       url?: unknown;
@@ -142,6 +145,240 @@ describe('validateMeshRevision', () => {
     o.spec!.revision = 'BAD';
     o.spec!.injector!.timeoutSeconds = 99;
     expect(validateMeshRevision(o).map((e) => e.field)).to.deep.equal(['spec.revision', 'spec.injector.timeoutSeconds']);
+  });
+});
+
+describe('validateMeshRevision: spec.migration', () => {
+  /** spec.migration as loose JSON, broken on purpose by the cases below. */
+  type Loose = Record<string, unknown>;
+
+  function migration(): Loose {
+    return {
+      from: ['default', '1-20'],
+      namespaceSelector: { matchLabels: { team: 'payments' }, matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['dev', 'test'] }] },
+      steps: [{ namespaces: 1, pause: 'indefinite' }, { percent: 50, pause: '30s' }, { percent: 100 }],
+      maxConcurrentNamespaces: 2,
+      maxConcurrentRestarts: 5,
+      rolloutTimeoutSeconds: 600,
+      paused: false,
+      promotedStep: 0,
+    };
+  }
+
+  function withMigration(m: unknown): Obj {
+    const o = valid();
+    o.spec!.migration = m;
+    return o;
+  }
+
+  it('accepts the sample migration in full', () => {
+    expect(validateMeshRevision(withMigration(migration()))).to.deep.equal([]);
+  });
+
+  const validCases: { name: string; m: Loose }[] = [
+    { name: 'only from (every default applies)', m: { from: ['default'] } },
+    { name: 'a tag in from', m: { from: ['stable'] } },
+    { name: 'steps mixing units, each non-decreasing', m: { from: ['1-20'], steps: [{ percent: 10 }, { namespaces: 5 }, { percent: 10 }, { namespaces: 5 }, { percent: 100 }] } },
+    { name: 'every pause form', m: { from: ['1-20'], steps: [{ namespaces: 1, pause: '1h30m' }, { namespaces: 2, pause: '500ms' }, { namespaces: 3, pause: '2.5s' }, { namespaces: 4, pause: '0s' }] } },
+    { name: 'selector with Exists, DoesNotExist (empty values) and a prefixed key', m: { from: ['1-20'], namespaceSelector: { matchLabels: { 'example.com/tier': 'web', empty: '' }, matchExpressions: [{ key: 'app.kubernetes.io/part-of', operator: 'Exists' }, { key: 'legacy', operator: 'DoesNotExist', values: [] }] } } },
+    { name: 'the bounds themselves', m: { from: ['1-20'], maxConcurrentNamespaces: 100, maxConcurrentRestarts: 500, rolloutTimeoutSeconds: 10, promotedStep: 20, steps: Array.from({ length: 20 }, (_, i) => ({ namespaces: i + 1 })) } },
+    { name: 'rollback of everything', m: { from: ['1-20'], rollback: { all: true } } },
+    { name: 'rollback of listed namespaces, all false', m: { from: ['1-20'], rollback: { all: false, namespaces: ['shop', 'web'] } } },
+    { name: 'rollback all with an empty list', m: { from: ['1-20'], rollback: { all: true, namespaces: [] } } },
+  ];
+  for (const c of validCases) {
+    it(`accepts ${c.name}`, () => {
+      expect(validateMeshRevision(withMigration(c.m))).to.deep.equal([]);
+    });
+  }
+
+  // Each invalid migration: what is wrong, the field reported, and words the message must contain so it says what to fix.
+  const invalid: { name: string; mutate: (m: Loose) => void; field: string; says: string[] }[] = [
+    { name: 'no from', mutate: (m) => delete m['from'], field: 'spec.migration.from', says: ['required', 'from: [default, 1-20]'] },
+    { name: 'empty from', mutate: (m) => (m['from'] = []), field: 'spec.migration.from', says: ['at least one revision'] },
+    { name: 'from as a string', mutate: (m) => (m['from'] = '1-20'), field: 'spec.migration.from', says: ['list'] },
+    { name: 'from listing the target revision', mutate: (m) => (m['from'] = ['default', '1-21']), field: 'spec.migration.from[1]', says: ['spec.migration.from must not list the target revision itself', '"1-21"'] },
+    { name: 'from with a bad name', mutate: (m) => (m['from'] = ['Istio_1.20']), field: 'spec.migration.from[0]', says: ['"Istio_1.20"', 'DNS-1123', '"default"'] },
+    { name: 'from listing a revision twice', mutate: (m) => (m['from'] = ['1-20', '1-20']), field: 'spec.migration.from[1]', says: ['listed twice'] },
+    { name: 'from with 17 revisions', mutate: (m) => (m['from'] = Array.from({ length: 17 }, (_, i) => `r${i}`)), field: 'spec.migration.from', says: ['at most 16'] },
+    { name: 'a step with both namespaces and percent', mutate: (m) => (m['steps'] = [{ namespaces: 1, percent: 10 }]), field: 'spec.migration.steps[0]', says: ['exactly one of namespaces', 'percent', 'not both'] },
+    { name: 'a step with neither', mutate: (m) => (m['steps'] = [{ pause: '5m' }]), field: 'spec.migration.steps[0]', says: ['exactly one of namespaces', 'percent (a cumulative percentage, 1-100'] },
+    { name: 'percent 0', mutate: (m) => (m['steps'] = [{ percent: 0 }]), field: 'spec.migration.steps[0].percent', says: ['from 1 to 100'] },
+    { name: 'percent 101', mutate: (m) => (m['steps'] = [{ percent: 101 }]), field: 'spec.migration.steps[0].percent', says: ['from 1 to 100'] },
+    { name: 'percent 12.5', mutate: (m) => (m['steps'] = [{ percent: 12.5 }]), field: 'spec.migration.steps[0].percent', says: ['integer'] },
+    { name: 'namespaces 0', mutate: (m) => (m['steps'] = [{ namespaces: 0 }]), field: 'spec.migration.steps[0].namespaces', says: ['integer of at least 1'] },
+    { name: 'a pause of "5 minutes"', mutate: (m) => (m['steps'] = [{ percent: 10, pause: '5 minutes' }]), field: 'spec.migration.steps[0].pause', says: ['"5 minutes"', '"30s"', '"indefinite"'] },
+    { name: 'a pause in days', mutate: (m) => (m['steps'] = [{ percent: 10, pause: '1d' }]), field: 'spec.migration.steps[0].pause', says: ['units ms, s, m, h'] },
+    { name: 'a pause of "Indefinite"', mutate: (m) => (m['steps'] = [{ percent: 10, pause: 'Indefinite' }]), field: 'spec.migration.steps[0].pause', says: ['"indefinite"'] },
+    { name: 'a pause given as a number', mutate: (m) => (m['steps'] = [{ percent: 10, pause: 30 }]), field: 'spec.migration.steps[0].pause', says: ['"30s"'] },
+    {
+      name: 'percent steps going down across a namespaces step',
+      mutate: (m) => (m['steps'] = [{ percent: 50 }, { namespaces: 3 }, { percent: 20 }]),
+      field: 'spec.migration.steps[2].percent',
+      says: ['must not go down', 'percent 20 follows percent 50 in steps[0]', 'at least 50'],
+    },
+    {
+      name: 'namespaces steps going down',
+      mutate: (m) => (m['steps'] = [{ namespaces: 5 }, { namespaces: 2 }]),
+      field: 'spec.migration.steps[1].namespaces',
+      says: ['must not go down', 'at least 5'],
+    },
+    { name: '21 steps', mutate: (m) => (m['steps'] = Array.from({ length: 21 }, (_, i) => ({ namespaces: i + 1 }))), field: 'spec.migration.steps', says: ['at most 20'] },
+    { name: 'steps as an object', mutate: (m) => (m['steps'] = { percent: 100 }), field: 'spec.migration.steps', says: ['must be a list'] },
+    { name: 'a misspelt step field', mutate: (m) => (m['steps'] = [{ precent: 50 }]), field: 'spec.migration.steps[0].precent', says: ['unknown field', '"percent"'] },
+    {
+      name: 'In without values',
+      mutate: (m) => (m['namespaceSelector'] = { matchExpressions: [{ key: 'team', operator: 'In' }] }),
+      field: 'spec.migration.namespaceSelector.matchExpressions[0].values',
+      says: ['"team"', 'operator In needs a non-empty values list'],
+    },
+    {
+      name: 'NotIn with an empty values list',
+      mutate: (m) => (m['namespaceSelector'] = { matchExpressions: [{ key: 'team', operator: 'NotIn', values: [] }] }),
+      field: 'spec.migration.namespaceSelector.matchExpressions[0].values',
+      says: ['operator NotIn needs a non-empty values list'],
+    },
+    {
+      name: 'Exists with values',
+      mutate: (m) => (m['namespaceSelector'] = { matchExpressions: [{ key: 'team', operator: 'Exists', values: ['a'] }] }),
+      field: 'spec.migration.namespaceSelector.matchExpressions[0].values',
+      says: ['operator Exists takes no values', 'remove values'],
+    },
+    {
+      name: 'an operator in lower case',
+      mutate: (m) => (m['namespaceSelector'] = { matchExpressions: [{ key: 'team', operator: 'in', values: ['a'] }] }),
+      field: 'spec.migration.namespaceSelector.matchExpressions[0].operator',
+      says: ['"in"', 'In, NotIn, Exists or DoesNotExist'],
+    },
+    {
+      name: 'a matchExpressions entry without a key',
+      mutate: (m) => (m['namespaceSelector'] = { matchExpressions: [{ operator: 'Exists' }] }),
+      field: 'spec.migration.namespaceSelector.matchExpressions[0].key',
+      says: ['key is required'],
+    },
+    {
+      name: 'a label key with a space',
+      mutate: (m) => (m['namespaceSelector'] = { matchLabels: { 'team name': 'a' } }),
+      field: 'spec.migration.namespaceSelector.matchLabels',
+      says: ['label key "team name"', 'example.com/tier'],
+    },
+    {
+      name: 'a label value with a slash',
+      mutate: (m) => (m['namespaceSelector'] = { matchExpressions: [{ key: 'team', operator: 'In', values: ['a/b'] }] }),
+      field: 'spec.migration.namespaceSelector.matchExpressions[0].values[0]',
+      says: ['label value "a/b"', 'at most 63'],
+    },
+    {
+      name: 'a label value given as a number',
+      mutate: (m) => (m['namespaceSelector'] = { matchLabels: { tier: 1 } }),
+      field: 'spec.migration.namespaceSelector.matchLabels.tier',
+      says: ['must be a string', 'quote it'],
+    },
+    {
+      name: 'a misspelt selector field',
+      mutate: (m) => (m['namespaceSelector'] = { matchLabel: { team: 'a' } }),
+      field: 'spec.migration.namespaceSelector.matchLabel',
+      says: ['unknown field', '"matchLabels"'],
+    },
+    { name: 'maxConcurrentNamespaces 0', mutate: (m) => (m['maxConcurrentNamespaces'] = 0), field: 'spec.migration.maxConcurrentNamespaces', says: ['from 1 to 100'] },
+    { name: 'maxConcurrentNamespaces 101', mutate: (m) => (m['maxConcurrentNamespaces'] = 101), field: 'spec.migration.maxConcurrentNamespaces', says: ['from 1 to 100'] },
+    { name: 'maxConcurrentRestarts 501', mutate: (m) => (m['maxConcurrentRestarts'] = 501), field: 'spec.migration.maxConcurrentRestarts', says: ['from 1 to 500'] },
+    { name: 'rolloutTimeoutSeconds 5', mutate: (m) => (m['rolloutTimeoutSeconds'] = 5), field: 'spec.migration.rolloutTimeoutSeconds', says: ['from 10 to 86400'] },
+    { name: 'rolloutTimeoutSeconds as a duration string', mutate: (m) => (m['rolloutTimeoutSeconds'] = '10m'), field: 'spec.migration.rolloutTimeoutSeconds', says: ['"10m"', 'integer'] },
+    { name: 'promotedStep -1', mutate: (m) => (m['promotedStep'] = -1), field: 'spec.migration.promotedStep', says: ['integer of at least 0', 'indefinite pause'] },
+    { name: 'paused as a string', mutate: (m) => (m['paused'] = 'yes'), field: 'spec.migration.paused', says: ['true or false'] },
+    {
+      name: 'rollback of all and a list at once',
+      mutate: (m) => (m['rollback'] = { all: true, namespaces: ['shop'] }),
+      field: 'spec.migration.rollback',
+      says: ['spec.migration.rollback.all: true', 'spec.migration.rollback.namespaces', 'not both'],
+    },
+    { name: 'rollback of a bad namespace name', mutate: (m) => (m['rollback'] = { namespaces: ['Shop'] }), field: 'spec.migration.rollback.namespaces[0]', says: ['"Shop"', 'lower-case'] },
+    { name: 'rollback listing a namespace twice', mutate: (m) => (m['rollback'] = { namespaces: ['shop', 'shop'] }), field: 'spec.migration.rollback.namespaces[1]', says: ['listed twice'] },
+    {
+      name: 'rollback of 1001 namespaces',
+      mutate: (m) => (m['rollback'] = { namespaces: Array.from({ length: 1001 }, (_, i) => `ns${i}`) }),
+      field: 'spec.migration.rollback.namespaces',
+      says: ['at most 1000', 'all: true'],
+    },
+    { name: 'rollback: true', mutate: (m) => (m['rollback'] = true), field: 'spec.migration.rollback', says: ['{all: true}'] },
+    { name: 'a misspelt field maxConcurrentNamespace', mutate: (m) => (m['maxConcurrentNamespace'] = 2), field: 'spec.migration.maxConcurrentNamespace', says: ['unknown field', '"maxConcurrentNamespaces"'] },
+  ];
+  for (const c of invalid) {
+    it(`rejects ${c.name}, naming ${c.field} and what to fix`, () => {
+      const m = migration();
+      c.mutate(m);
+      const errors = validateMeshRevision(withMigration(m));
+      const hit = errors.find((e) => e.field === c.field);
+      expect(hit, `errors: ${JSON.stringify(errors)}`).to.not.equal(undefined);
+      for (const s of c.says) expect(hit!.message).to.contain(s);
+    });
+  }
+
+  it('rejects a migration that is not an object, saying what it should look like', () => {
+    const errors = validateMeshRevision(withMigration(['1-20']));
+    expect(errors).to.deep.equal([{ field: 'spec.migration', message: 'migration must be an object with at least from, e.g. {from: [default]}' }]);
+  });
+
+  it('reports every problem of a migration at once', () => {
+    const m = migration();
+    m['from'] = ['1-21'];
+    m['maxConcurrentRestarts'] = 0;
+    m['steps'] = [{ percent: 50 }, { percent: 10 }];
+    expect(validateMeshRevision(withMigration(m)).map((e) => e.field)).to.deep.equal([
+      'spec.migration.from[0]',
+      'spec.migration.steps[1].percent',
+      'spec.migration.maxConcurrentRestarts',
+    ]);
+  });
+
+  it('checks a migration on its own, with the target revision passed in', () => {
+    expect(validateMigrationSpec({ from: ['1-20'] })).to.deep.equal([]);
+    expect(validateMigrationSpec({ from: ['1-20'] }, 'spec.migration', '1-20').map((e) => e.field)).to.deep.equal(['spec.migration.from[0]']);
+  });
+});
+
+describe('parseDuration', () => {
+  const table: [string, number | undefined][] = [
+    ['0s', 0],
+    ['30s', 30_000],
+    ['500ms', 500],
+    ['2.5s', 2500],
+    ['5m', 300_000],
+    ['1h', 3_600_000],
+    ['1h30m', 5_400_000],
+    ['1h30m15s250ms', 5_415_250],
+    ['1.5h', 5_400_000],
+    ['90m', 5_400_000],
+    ['1m1m', 120_000],
+    ['0.4ms', 0],
+    ['', undefined],
+    ['indefinite', undefined],
+    ['30', undefined],
+    ['s', undefined],
+    ['-5s', undefined],
+    ['+5s', undefined],
+    ['.5s', undefined],
+    ['5.s', undefined],
+    ['1d', undefined],
+    ['10us', undefined],
+    ['5 m', undefined],
+    [' 5m', undefined],
+    ['5M', undefined],
+    ['1h30', undefined],
+  ];
+  for (const [text, ms] of table) {
+    it(`${JSON.stringify(text)} → ${ms === undefined ? 'undefined' : `${ms}ms`}`, () => {
+      expect(parseDuration(text)).to.equal(ms);
+    });
+  }
+
+  it('accepts exactly the pauses validation accepts, apart from "indefinite"', () => {
+    for (const [text, ms] of table) {
+      if (text === '') continue;
+      const errors = validateMigrationSpec({ from: ['1-20'], steps: [{ percent: 100, pause: text }] });
+      expect(errors.length === 0, text).to.equal(ms !== undefined || text === 'indefinite');
+    }
   });
 });
 
