@@ -1,7 +1,8 @@
 // The operator process: informers, the MeshRevision controller, leader
 // election, probes and metrics, wired by the runtime's Manager. The CLI's
 // `meshrev operator` command parses flags and calls runOperator().
-import type { KubeConfig, V1MutatingWebhookConfiguration, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1DaemonSet, V1Deployment, V1MutatingWebhookConfiguration, V1Namespace, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { Workload } from './policy/migration.js';
 import { LABEL_ISTIO_REV } from './api/labels.js';
 import { API_VERSION, KIND, PLURAL, type MeshRevision } from './api/meshrevision.js';
 import { OperatorMetrics } from './health/metrics.js';
@@ -66,6 +67,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   });
   const namespaces = manager.informer<V1Namespace>({ kc: opts.kc, resource: { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces' } });
   const pods = manager.informer<V1Pod>({ kc: opts.kc, resource: { apiVersion: 'v1', kind: 'Pod', plural: 'pods' } });
+  const deployments = manager.informer<V1Deployment>({ kc: opts.kc, resource: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' } });
+  const statefulSets = manager.informer<V1StatefulSet>({ kc: opts.kc, resource: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' } });
+  const daemonSets = manager.informer<V1DaemonSet>({ kc: opts.kc, resource: { apiVersion: 'apps/v1', kind: 'DaemonSet', plural: 'daemonsets' } });
+  const workloads = (namespace: string): Workload[] => [
+    ...deployments.list(namespace).map((w) => ({ ...w, kind: 'Deployment' as const })),
+    ...statefulSets.list(namespace).map((w) => ({ ...w, kind: 'StatefulSet' as const })),
+    ...daemonSets.list(namespace).map((w) => ({ ...w, kind: 'DaemonSet' as const })),
+  ];
 
   const reconciler = new MeshRevisionReconciler({
     // Custom objects arrive as plain JSON in the MeshRevision shape (timestamps as strings).
@@ -73,6 +82,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     webhooks,
     namespaces,
     pods,
+    workloads,
     writer,
     events,
   });
@@ -85,6 +95,9 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       watchMapped(webhooks, reconciler.mapWebhook),
       watchMapped(namespaces, reconciler.mapNamespace),
       watchMapped(pods, reconciler.mapPod),
+      watchMapped(deployments, reconciler.mapWorkload),
+      watchMapped(statefulSets, reconciler.mapWorkload),
+      watchMapped(daemonSets, reconciler.mapWorkload),
     ],
   });
 

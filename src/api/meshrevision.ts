@@ -5,6 +5,7 @@
 // field names). No I/O here.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { MESHREV_GROUP } from './labels.js';
+import type { MigrationSpec, MigrationStatus } from './migration.js';
 
 export const GROUP = MESHREV_GROUP;
 export const VERSION = 'v1alpha1';
@@ -79,7 +80,9 @@ export interface MeshRevisionSpec {
   /** Revision tags: aliases whose webhooks point at this revision's injector. */
   tags?: string[];
   injector: InjectorSpec;
-  // spec.migration and spec.healthChecks arrive with the migration issue.
+  /** Namespaces to move to this revision, in steps (src/api/migration.ts). */
+  migration?: MigrationSpec;
+  // spec.healthChecks arrives with the health-gate issue.
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -127,6 +130,8 @@ export interface MeshRevisionStatus {
   activeTags?: string[];
   inUse?: InUseStatus;
   lastFailure?: LastFailure;
+  /** Where the migration is (src/api/migration.ts); absent without spec.migration. */
+  migration?: MigrationStatus;
 }
 
 /**
@@ -208,6 +213,18 @@ export const REASON_DELETION_BLOCKED = 'DeletionBlocked';
 export const REASON_DELETING = 'Deleting';
 /** Ready=Unknown: a call to the API server failed; retried with backoff. A check that could not run is Unknown, not False. */
 export const REASON_API_ERROR = 'APIError';
+/** Reconciling=True, Ready=False: namespaces are moving (or soaking between steps). */
+export const REASON_MIGRATION_PROGRESSING = 'MigrationProgressing';
+/** Reconciling=True, Ready=False: an indefinite pause; set spec.migration.promotedStep to go on. */
+export const REASON_MIGRATION_AWAITING_PROMOTION = 'MigrationAwaitingPromotion';
+/** Reconciling=True, Ready=False: spec.migration.paused is true. */
+export const REASON_MIGRATION_SUSPENDED = 'MigrationSuspended';
+/** Reconciling=True, Ready=False: namespaces are being returned to their origin. */
+export const REASON_MIGRATION_ROLLING_BACK = 'MigrationRollingBack';
+/** Stalled=True, Ready=False: every namespace was returned; a spec change (new generation) starts again. */
+export const REASON_MIGRATION_ROLLED_BACK = 'MigrationRolledBack';
+/** Stalled=True, Ready=False: a namespace's workloads failed to roll out; nothing new is started. */
+export const REASON_MIGRATION_FAILED = 'MigrationFailed';
 
 // ---------------------------------------------------------------------------
 // Phases: a one-word summary for humans (`kubectl get mrev`). Tools should use
@@ -223,13 +240,16 @@ export const PHASE_CONFLICT = 'Conflict';
 export const PHASE_INVALID = 'Invalid';
 /** Being deleted (possibly waiting while in use). */
 export const PHASE_DELETING = 'Deleting';
+/** A migration is moving namespaces, soaking, paused or rolling back (see status.migration.phase). */
+export const PHASE_MIGRATING = 'Migrating';
 
 export type Phase =
   | typeof PHASE_PENDING
   | typeof PHASE_READY
   | typeof PHASE_CONFLICT
   | typeof PHASE_INVALID
-  | typeof PHASE_DELETING;
+  | typeof PHASE_DELETING
+  | typeof PHASE_MIGRATING;
 
 /** The `IN USE` printer column text, so every writer formats it the same way. */
 export function inUseSummary(namespaceCount: number, podCount: number): string {

@@ -147,6 +147,23 @@ export class KubeWriter {
     return { applied: true, object: await this.applyStatus(desired, crd) };
   }
 
+  /**
+   * JSON merge patch (RFC 7386) of `ref` (apiVersion, kind, name, namespace).
+   * Put metadata.resourceVersion in the patch for optimistic concurrency: the
+   * API server then answers 409 if the object changed since it was read.
+   */
+  async mergePatch<T extends k8s.KubernetesObject>(ref: k8s.KubernetesObject, patch: Record<string, unknown>): Promise<T> {
+    const body = {
+      ...patch,
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: { ...((patch['metadata'] as Record<string, unknown> | undefined) ?? {}), name: ref.metadata?.name, namespace: ref.metadata?.namespace },
+    } as k8s.KubernetesObject;
+    return this.write(describe('patch', ref), () =>
+      this.objects.patch<T>(body as T, undefined, undefined, this.fieldManager, undefined, k8s.PatchStrategy.MergePatch),
+    );
+  }
+
   /** Deletes an object; false when it was already gone. */
   async delete(
     obj: k8s.KubernetesObject,

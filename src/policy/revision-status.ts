@@ -6,8 +6,15 @@ import {
   PHASE_CONFLICT,
   PHASE_DELETING,
   PHASE_INVALID,
+  PHASE_MIGRATING,
   PHASE_READY,
   REASON_API_ERROR,
+  REASON_MIGRATION_AWAITING_PROMOTION,
+  REASON_MIGRATION_FAILED,
+  REASON_MIGRATION_PROGRESSING,
+  REASON_MIGRATION_ROLLED_BACK,
+  REASON_MIGRATION_ROLLING_BACK,
+  REASON_MIGRATION_SUSPENDED,
   REASON_APPLYING_WEBHOOK,
   REASON_CHART_WEBHOOK_CONFLICT,
   REASON_DELETING,
@@ -20,6 +27,16 @@ import {
   type MeshRevisionStatus,
 } from '../api/meshrevision.js';
 import { ANNOTATION_ISTIO_REV, LABEL_ISTIO_INJECTION, LABEL_ISTIO_REV } from '../api/labels.js';
+import {
+  MIGRATION_PHASE_AWAITING_PROMOTION,
+  MIGRATION_PHASE_FAILED,
+  MIGRATION_PHASE_PAUSED,
+  MIGRATION_PHASE_ROLLED_BACK,
+  MIGRATION_PHASE_ROLLING_BACK,
+  MIGRATION_PHASE_SUCCEEDED,
+  MIGRATION_PHASE_SUSPENDED,
+  type MigrationStatus,
+} from '../api/migration.js';
 import { formatTime, setKstatusConditions, type KstatusInput } from './conditions.js';
 import type { FieldError } from './validation.js';
 import type { ClaimDecision, ForeignWebhookConflict } from './webhooks.js';
@@ -98,9 +115,47 @@ export interface RevisionObservation {
   foreign: ForeignWebhookConflict[];
   inUse: InUse;
   /** Set while the object is being deleted. */
-  deleting?: { blocked: boolean };
+  deleting?: { blocked: boolean; returning?: boolean };
   /** An API call of this reconcile failed; it will be retried with backoff. */
   apiError?: string;
+  /** The migration's status, when the MeshRevision has one (or still has namespaces to return). */
+  migration?: MigrationStatus;
+}
+
+/** Ready/Reconciling/Stalled for a migration that is not done: undefined when it is done or absent. */
+function migrationConditions(m: MigrationStatus | undefined): KstatusInput | undefined {
+  if (!m?.phase) return undefined;
+  const progress = `${m.summary ?? ''} namespaces migrated`;
+  const where = m.currentStep ? ` (step ${m.currentStep}/${m.steps?.length ?? '?'})` : '';
+  switch (m.phase) {
+    case MIGRATION_PHASE_SUCCEEDED:
+      return undefined;
+    case MIGRATION_PHASE_FAILED: {
+      const failed = (m.namespaces ?? []).filter((n) => n.state === 'Failed').map((n) => `${n.name}: ${n.message ?? 'failed'}`);
+      const message = `migration stopped, ${progress}: ${failed.join('; ') || 'a namespace failed'}; fix the workloads, or roll back with spec.migration.rollback.all: true`;
+      return { ready: { status: 'False', reason: REASON_MIGRATION_FAILED, message }, stalled: { reason: REASON_MIGRATION_FAILED, message } };
+    }
+    case MIGRATION_PHASE_ROLLED_BACK: {
+      const message = `migration rolled back (${m.rollbackReason ?? 'requested'}); change the spec to try again`;
+      return { ready: { status: 'False', reason: REASON_MIGRATION_ROLLED_BACK, message }, stalled: { reason: REASON_MIGRATION_ROLLED_BACK, message } };
+    }
+    case MIGRATION_PHASE_ROLLING_BACK: {
+      const message = `rolling back (${m.rollbackReason ?? 'requested'}): ${m.counts?.rolledBack ?? 0}/${m.counts?.eligible ?? 0} namespaces returned`;
+      return { ready: { status: 'False', reason: REASON_MIGRATION_ROLLING_BACK, message }, reconciling: { reason: REASON_MIGRATION_ROLLING_BACK, message } };
+    }
+    case MIGRATION_PHASE_AWAITING_PROMOTION: {
+      const message = `${progress}${where}; waiting for spec.migration.promotedStep: ${m.currentStep ?? 1} to go on`;
+      return { ready: { status: 'False', reason: REASON_MIGRATION_AWAITING_PROMOTION, message }, reconciling: { reason: REASON_MIGRATION_AWAITING_PROMOTION, message } };
+    }
+    case MIGRATION_PHASE_SUSPENDED: {
+      const message = `${progress}${where}; suspended by spec.migration.paused: true`;
+      return { ready: { status: 'False', reason: REASON_MIGRATION_SUSPENDED, message }, reconciling: { reason: REASON_MIGRATION_SUSPENDED, message } };
+    }
+    default: {
+      const message = `${m.phase === MIGRATION_PHASE_PAUSED ? 'soaking after a step' : 'migrating'}: ${progress}${where}`;
+      return { ready: { status: 'False', reason: REASON_MIGRATION_PROGRESSING, message }, reconciling: { reason: REASON_MIGRATION_PROGRESSING, message } };
+    }
+  }
 }
 
 /** Keeps lastFailure's time when the same failure is seen again, so repeats write nothing. */
@@ -127,6 +182,9 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
         ready: { status: 'False', reason: REASON_DELETION_BLOCKED, message },
         reconciling: { reason: REASON_DELETION_BLOCKED, message },
       };
+    } else if (o.deleting.returning) {
+      const message = `returning migrated namespaces to their origin before removing the webhook: ${o.migration?.counts?.rolledBack ?? 0}/${o.migration?.counts?.eligible ?? 0} returned`;
+      kstatus = { ready: { status: 'False', reason: REASON_DELETING, message }, reconciling: { reason: REASON_DELETING, message } };
     } else {
       const message = 'removing the webhook configuration';
       kstatus = { ready: { status: 'False', reason: REASON_DELETING, message }, reconciling: { reason: REASON_DELETING, message } };
@@ -155,6 +213,11 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
     const message = parts.join('; ');
     kstatus = { ready: { status: 'False', reason, message }, stalled: { reason, message } };
     lastFailure = failure(prev.lastFailure, reason, message, o.now);
+  } else if (migrationConditions(o.migration)) {
+    const m = migrationConditions(o.migration)!;
+    kstatus = m;
+    phase = o.migration?.phase === MIGRATION_PHASE_FAILED ? PHASE_CONFLICT : PHASE_MIGRATING;
+    if (m.stalled) lastFailure = failure(prev.lastFailure, m.stalled.reason, m.stalled.message, o.now);
   } else {
     phase = PHASE_READY;
     const served = [o.mrev.spec.revision, ...(d?.tags ?? [])].join(', ');
@@ -162,7 +225,9 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
       ready: {
         status: 'True',
         reason: REASON_WEBHOOK_CONFIGURED,
-        message: `${o.webhookConfiguration} injects ${served}${d?.holdsDefault ? ' and istio-injection=enabled namespaces (default)' : ''}`,
+        message:
+          `${o.webhookConfiguration} injects ${served}${d?.holdsDefault ? ' and istio-injection=enabled namespaces (default)' : ''}` +
+          (o.migration?.phase === MIGRATION_PHASE_SUCCEEDED ? `; migration complete: ${o.migration.summary ?? ''} namespaces` : ''),
       },
     };
   }
@@ -182,5 +247,6 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
   };
   if (o.webhookConfiguration !== undefined) status.webhookConfiguration = o.webhookConfiguration;
   if (lastFailure !== undefined) status.lastFailure = lastFailure;
+  if (o.migration !== undefined) status.migration = o.migration;
   return status;
 }

@@ -25,9 +25,13 @@ import { computeInUse, computeRevisionStatus, describeInUse, type RevisionObserv
 import { validateMeshRevision, webhookConfigurationDiff } from '../policy/validation.js';
 import { desiredWebhookConfiguration, foreignWebhookConflicts, resolveClaims, webhookConfigurationName } from '../policy/webhooks.js';
 import type { KubeWriter } from '../kube/apply.js';
-import { apiErrorMessage } from '../kube/errors.js';
+import { apiErrorMessage, isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/workqueue.js';
+import { FROM_DEFAULT } from '../api/migration.js';
+import { readOrigin, type RevisionResolver, type Workload } from '../policy/migration.js';
+import type { ClaimDecision } from '../policy/webhooks.js';
+import { MigrationExecutor } from './migration.js';
 
 export const CONTROLLER_NAME = 'meshrevision';
 
@@ -49,8 +53,10 @@ export interface MeshRevisionReconcilerDeps {
   webhooks: Store<V1MutatingWebhookConfiguration>;
   namespaces: Store<V1Namespace>;
   pods: Store<V1Pod>;
-  writer: Pick<KubeWriter, 'apply' | 'applyStatus' | 'delete' | 'fieldManager'>;
+  writer: Pick<KubeWriter, 'apply' | 'applyStatus' | 'delete' | 'fieldManager' | 'mergePatch'>;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
+  /** Deployments, StatefulSets and DaemonSets of a namespace (for migrations). */
+  workloads?: (namespace: string) => Workload[];
   now?: () => Date;
 }
 
@@ -61,9 +67,31 @@ function eventRef(mrev: MeshRevision): KubernetesObject {
 
 export class MeshRevisionReconciler {
   private readonly now: () => Date;
+  private readonly migrations: MigrationExecutor;
 
   constructor(private readonly d: MeshRevisionReconcilerDeps) {
     this.now = d.now ?? (() => new Date());
+    const pods = d.pods;
+    this.migrations = new MigrationExecutor({
+      stores: {
+        namespaces: d.namespaces,
+        pods: { list: (ns?: string) => (ns === undefined ? pods.list() : pods.list().filter((p) => p.metadata?.namespace === ns)) },
+        workloads: d.workloads ?? (() => []),
+      },
+      writer: d.writer,
+      events: d.events,
+    });
+  }
+
+  /** The real revision behind a `from` value, as the claims currently stand. */
+  private resolver(claims: Map<string, ClaimDecision>): RevisionResolver {
+    return (value: string) => {
+      for (const c of claims.values()) {
+        if (!c.servesRevision) continue;
+        if (value === FROM_DEFAULT ? c.holdsDefault : c.revision === value || c.tags.includes(value)) return c.revision;
+      }
+      return undefined;
+    };
   }
 
   /** The reconcile function for the work queue: key = MeshRevision name. */
@@ -72,7 +100,8 @@ export class MeshRevisionReconciler {
     // Gone: its finalizer already removed the webhook (and ownerReferences cover a bypassed finalizer).
     if (!mrev) return {};
     const log = ctx.log;
-    const decision = resolveClaims(this.d.meshRevisions.list()).get(key);
+    const claims = resolveClaims(this.d.meshRevisions.list());
+    const decision = claims.get(key);
     const inUse = computeInUse(mrev.spec.revision, decision, this.d.namespaces.list(), this.d.pods.list());
     const obs: RevisionObservation = {
       mrev,
@@ -84,12 +113,16 @@ export class MeshRevisionReconciler {
       inUse,
     };
 
-    if (mrev.metadata.deletionTimestamp) return this.finalize(mrev, obs, ctx);
+    if (mrev.metadata.deletionTimestamp) return this.finalize(mrev, obs, claims, ctx);
 
     let failure: Error | undefined;
+    let requeueAfter: number | undefined;
     try {
       if (!(mrev.metadata.finalizers ?? []).includes(FINALIZER)) {
-        await this.d.writer.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name: key, finalizers: [FINALIZER] } });
+        // A merge patch with resourceVersion: never creates (the object may be gone) and never drops others' finalizers.
+        await this.d.writer.mergePatch(eventRef(mrev), {
+          metadata: { resourceVersion: mrev.metadata.resourceVersion, finalizers: [...(mrev.metadata.finalizers ?? []), FINALIZER] },
+        });
       }
       obs.invalid = validateMeshRevision(mrev);
       if (obs.invalid.length === 0 && decision) {
@@ -109,18 +142,40 @@ export class MeshRevisionReconciler {
           obs.webhookConfiguration = undefined;
         }
       }
+      // Namespaces move only while this revision's webhook is served as declared; a conflict or an
+      // invalid spec holds the migration where it is (nothing new starts, nothing is undone).
+      const servable = obs.invalid.length === 0 && obs.webhookConfiguration !== undefined && (decision?.conflicts.length ?? 0) === 0 && obs.foreign.length === 0;
+      if (servable || !mrev.spec.migration) {
+        const m = await this.migrations.reconcile({ mrev, now: obs.now, resolve: this.resolver(claims), deleting: false, log });
+        if (m) {
+          obs.migration = m.status;
+          requeueAfter = m.requeueAfterMs;
+        }
+      } else if (mrev.status?.migration) {
+        obs.migration = mrev.status.migration;
+      }
     } catch (err) {
       failure = err instanceof Error ? err : new Error(String(err));
       obs.apiError = apiErrorMessage(err);
     }
+    if (failure !== undefined && mrev.status?.migration && !obs.migration) obs.migration = mrev.status.migration;
     await this.writeStatus(mrev, computeRevisionStatus(obs), ctx);
     if (failure !== undefined) throw failure;
-    return {};
+    return requeueAfter !== undefined ? { requeueAfter } : {};
   };
 
-  private async finalize(mrev: MeshRevision, obs: RevisionObservation, ctx: ReconcileContext): Promise<ReconcileResult> {
+  private async finalize(mrev: MeshRevision, obs: RevisionObservation, claims: Map<string, ClaimDecision>, ctx: ReconcileContext): Promise<ReconcileResult> {
     const name = mrev.metadata.name!;
     if (!(mrev.metadata.finalizers ?? []).includes(FINALIZER)) return {};
+    // First return every namespace this revision's migration moved, so a `git revert` undoes an upgrade.
+    const m = await this.migrations.reconcile({ mrev, now: obs.now, resolve: this.resolver(claims), deleting: true, log: ctx.log });
+    if (m && !m.allReturned) {
+      obs.migration = m.status;
+      obs.deleting = { blocked: false, returning: true };
+      await this.writeStatus(mrev, computeRevisionStatus(obs), ctx);
+      return { requeueAfter: m.requeueAfterMs ?? 2000 };
+    }
+    if (m) obs.migration = m.status;
     if (obs.inUse.namespaces.length > 0 || obs.inUse.podCount > 0) {
       obs.deleting = { blocked: true };
       const before = mrev.status;
@@ -138,8 +193,16 @@ export class MeshRevisionReconciler {
       ctx.log.info('deleting webhook configuration', { webhookConfiguration: mwcName });
       await this.d.writer.delete(live, { preconditionUID: live.metadata?.uid });
     }
-    // Releasing the finalizer: apply without it (server-side apply removes what we no longer send).
-    await this.d.writer.apply({ apiVersion: API_VERSION, kind: KIND, metadata: { name } });
+    // Release the finalizer. resourceVersion makes a stale cache fail with 409 (retried) instead of
+    // writing an old list; a merge patch on an object already gone is a 404, never a re-creation.
+    try {
+      await this.d.writer.mergePatch(eventRef(mrev), {
+        metadata: { resourceVersion: mrev.metadata.resourceVersion, finalizers: (mrev.metadata.finalizers ?? []).filter((f) => f !== FINALIZER) },
+      });
+    } catch (err) {
+      if (isNotFound(err)) return {};
+      throw err;
+    }
     ctx.log.info('finalizer released');
     return {};
   }
@@ -167,22 +230,43 @@ export class MeshRevisionReconciler {
     return owner ? [owner] : this.d.meshRevisions.keys();
   };
 
-  /** A namespace → the MeshRevisions its labels select (revision or tag), and the default's when istio-injection=enabled. */
+  /**
+   * A namespace → the MeshRevisions its labels select (revision or tag), the
+   * default's when istio-injection=enabled, the one migrating it (origin
+   * annotation), and every MeshRevision with a migration (it may have become eligible).
+   */
   readonly mapNamespace = (ns: V1Namespace): string[] => {
     const labels = ns.metadata?.labels ?? {};
     const rev = labels[LABEL_ISTIO_REV];
     const enabled = labels[LABEL_ISTIO_INJECTION] === 'enabled';
-    if (rev === undefined && !enabled) return [];
+    const mover = readOrigin(ns)?.meshRevision;
     return this.d.meshRevisions
       .list()
-      .filter((m) => (rev !== undefined && (m.spec.revision === rev || (m.spec.tags ?? []).includes(rev))) || (enabled && m.spec.default === true))
+      .filter(
+        (m) =>
+          (rev !== undefined && (m.spec.revision === rev || (m.spec.tags ?? []).includes(rev))) ||
+          (enabled && m.spec.default === true) ||
+          m.metadata.name === mover ||
+          m.spec.migration !== undefined,
+      )
       .map((m) => m.metadata.name!);
   };
 
-  /** A pod → the MeshRevisions of the revision that injected it. */
+  /** The MeshRevision migrating a namespace (its origin annotation), if any. */
+  private moverOf(namespace: string | undefined): string[] {
+    if (!namespace) return [];
+    const ns = this.d.namespaces.list().find((n) => n.metadata?.name === namespace);
+    const mover = ns ? readOrigin(ns)?.meshRevision : undefined;
+    return mover ? [mover] : [];
+  }
+
+  /** A pod → the MeshRevisions of the revision that injected it, and the one migrating its namespace. */
   readonly mapPod = (pod: V1Pod): string[] => {
     const rev = pod.metadata?.annotations?.[ANNOTATION_ISTIO_REV];
-    if (rev === undefined) return [];
-    return this.d.meshRevisions.list().filter((m) => m.spec.revision === rev).map((m) => m.metadata.name!);
+    const keys = rev === undefined ? [] : this.d.meshRevisions.list().filter((m) => m.spec.revision === rev).map((m) => m.metadata.name!);
+    return [...new Set([...keys, ...this.moverOf(pod.metadata?.namespace)])];
   };
+
+  /** A Deployment, StatefulSet or DaemonSet → the MeshRevision migrating its namespace. */
+  readonly mapWorkload = (w: KubernetesObject): string[] => this.moverOf(w.metadata?.namespace);
 }

@@ -1,0 +1,205 @@
+// The migration part of a MeshRevision (DESIGN.md §2, §3): which namespaces
+// move to the revision, in what steps, and how a person steers it — all as
+// spec fields so GitOps can drive it — plus the status that records where it
+// is, so a restarted operator resumes exactly there. No I/O.
+import type { V1LabelSelector } from '@kubernetes/client-node';
+
+/** The `from` value meaning "namespaces labelled istio-injection=enabled" (served by the default revision). */
+export const FROM_DEFAULT = 'default';
+
+/** The pause value that waits until the user promotes the step (spec.migration.promotedStep). */
+export const PAUSE_INDEFINITE = 'indefinite';
+
+export const DEFAULT_MAX_CONCURRENT_NAMESPACES = 1;
+export const DEFAULT_MAX_CONCURRENT_RESTARTS = 5;
+/** How long a restarted workload may take to roll out when it sets no progressDeadlineSeconds. */
+export const DEFAULT_ROLLOUT_TIMEOUT_SECONDS = 600;
+
+/** Namespaces a migration never touches, whatever their labels. */
+export const SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'istio-system'];
+
+export interface MigrationStep {
+  /**
+   * Namespaces moved by the end of this step, counted from the start of the
+   * migration (cumulative), as a number of namespaces. Exactly one of
+   * `namespaces` and `percent`.
+   */
+  namespaces?: number;
+  /** Same, as a percentage (1-100) of the eligible namespaces, rounded up. */
+  percent?: number;
+  /**
+   * What happens once the step's namespaces are migrated and verified: a
+   * duration ("30s", "5m", "1h30m") to soak before the next step, or
+   * "indefinite" to wait until spec.migration.promotedStep reaches this step.
+   * Absent: go on at once.
+   */
+  pause?: string;
+}
+
+export interface RollbackRequest {
+  /** Return every namespace this migration moved to its recorded origin. */
+  all?: boolean;
+  /** Return only these namespaces (they are then left out of the migration). */
+  namespaces?: string[];
+}
+
+export interface MigrationSpec {
+  /**
+   * Revisions whose namespaces move: a revision or tag name as it appears in
+   * namespaces' istio.io/rev label, or "default" for istio-injection=enabled.
+   */
+  from: string[];
+  /** Only namespaces whose labels match (in addition to being on a `from` revision). */
+  namespaceSelector?: V1LabelSelector;
+  /**
+   * Ordered, cumulative steps. After the last one every eligible namespace has
+   * moved (a final 100% step is implied if the last one stops short).
+   * Default: one step of 100%.
+   */
+  steps?: MigrationStep[];
+  /** Namespaces being migrated at the same time. Default 1. */
+  maxConcurrentNamespaces?: number;
+  /** Workload restarts in flight at the same time, across namespaces. Default 5. */
+  maxConcurrentRestarts?: number;
+  /** Finish what is in flight, start nothing new, until set back to false. */
+  paused?: boolean;
+  /** The highest step (1-based) the user promoted past an indefinite pause. */
+  promotedStep?: number;
+  /** Return namespaces to their recorded origin (all, or a list). */
+  rollback?: RollbackRequest;
+  /** Deadline for a restarted workload's rollout when it sets no progressDeadlineSeconds. Default 600. */
+  rolloutTimeoutSeconds?: number;
+}
+
+// ---------------------------------------------------------------------------
+// State recorded on namespaces and workloads (so it survives the operator).
+
+/**
+ * Namespace annotation written, in the same request as the relabel, before a
+ * namespace's first change: where it came from, as JSON
+ * {"meshRevision", "revision" (the migration's target), "labels": {"istio-injection"?, "istio.io/rev"?}}.
+ * A rollback restores exactly these labels; it is removed when the namespace is rolled back.
+ */
+export const ANNOTATION_ORIGIN = 'meshrev.io/origin';
+
+/**
+ * Pod-template annotation meshrev sets when it restarts a workload: the
+ * revision the new pods should get. A reconcile that finds it already equal
+ * to its target never restarts the workload again.
+ */
+export const ANNOTATION_RESTARTED_FOR = 'meshrev.io/restarted-for';
+
+export interface NamespaceOrigin {
+  meshRevision: string;
+  /** The revision the namespace was moved to. */
+  revision: string;
+  /** The injection labels before the first change; absent keys were absent. */
+  labels: { 'istio-injection'?: string; 'istio.io/rev'?: string };
+  /** RFC 3339: when the namespace was relabelled to `revision`. */
+  movedAt?: string;
+  /** RFC 3339: when its origin labels were restored (a rollback in progress). */
+  returnedAt?: string;
+}
+
+/**
+ * Workloads are restarted only this long after their namespace was
+ * relabelled: the API server's admission chain reads namespace labels from its
+ * own cache, and a pod created before that cache sees the new label would be
+ * injected by the old revision.
+ */
+export const RELABEL_SETTLE_MS = 2000;
+
+// ---------------------------------------------------------------------------
+// Status
+
+export const MIGRATION_PHASE_PENDING = 'Pending';
+export const MIGRATION_PHASE_PROGRESSING = 'Progressing';
+/** Soaking after a step for its pause duration. */
+export const MIGRATION_PHASE_PAUSED = 'Paused';
+/** Waiting for spec.migration.promotedStep (indefinite pause). */
+export const MIGRATION_PHASE_AWAITING_PROMOTION = 'AwaitingPromotion';
+/** spec.migration.paused is true. */
+export const MIGRATION_PHASE_SUSPENDED = 'Suspended';
+export const MIGRATION_PHASE_SUCCEEDED = 'Succeeded';
+export const MIGRATION_PHASE_ROLLING_BACK = 'RollingBack';
+/** Every requested namespace is back at its origin. Terminal until the spec changes (new generation). */
+export const MIGRATION_PHASE_ROLLED_BACK = 'RolledBack';
+/** A namespace failed and the migration stopped. */
+export const MIGRATION_PHASE_FAILED = 'Failed';
+
+export type MigrationPhase =
+  | typeof MIGRATION_PHASE_PENDING
+  | typeof MIGRATION_PHASE_PROGRESSING
+  | typeof MIGRATION_PHASE_PAUSED
+  | typeof MIGRATION_PHASE_AWAITING_PROMOTION
+  | typeof MIGRATION_PHASE_SUSPENDED
+  | typeof MIGRATION_PHASE_SUCCEEDED
+  | typeof MIGRATION_PHASE_ROLLING_BACK
+  | typeof MIGRATION_PHASE_ROLLED_BACK
+  | typeof MIGRATION_PHASE_FAILED;
+
+export const NS_PENDING = 'Pending';
+/** Relabelled; its workloads are restarting or being verified. */
+export const NS_MIGRATING = 'Migrating';
+export const NS_MIGRATED = 'Migrated';
+export const NS_FAILED = 'Failed';
+export const NS_ROLLING_BACK = 'RollingBack';
+export const NS_ROLLED_BACK = 'RolledBack';
+
+export type NamespaceMigrationState =
+  | typeof NS_PENDING
+  | typeof NS_MIGRATING
+  | typeof NS_MIGRATED
+  | typeof NS_FAILED
+  | typeof NS_ROLLING_BACK
+  | typeof NS_ROLLED_BACK;
+
+export interface NamespaceMigrationStatus {
+  name: string;
+  state: NamespaceMigrationState;
+  /** 1-based step the namespace belongs to. */
+  step: number;
+  /** Where it came from: "default" or a revision/tag. */
+  from?: string;
+  /** Workloads restarted for the current direction, and how many are verified. */
+  workloads?: number;
+  verified?: number;
+  /** Why it is not progressing, what was reported (pods without a controller, opted out...). */
+  message?: string;
+}
+
+export interface StepStatus {
+  /** 1-based. */
+  index: number;
+  /** Namespaces moved by the end of this step (cumulative). */
+  target: number;
+  /** RFC 3339: when every namespace of the step was verified. */
+  completedAt?: string;
+}
+
+export interface MigrationCounts {
+  eligible: number;
+  migrated: number;
+  inProgress: number;
+  failed: number;
+  rolledBack: number;
+}
+
+export interface MigrationStatus {
+  /** metadata.generation the migration last (re)started for. A rolled-back or failed migration resumes only for a newer one. */
+  generation?: number;
+  phase?: MigrationPhase;
+  /** 1-based step being worked on (or paused after). */
+  currentStep?: number;
+  steps?: StepStatus[];
+  namespaces?: NamespaceMigrationStatus[];
+  counts?: MigrationCounts;
+  /** RFC 3339 */
+  startedAt?: string;
+  /** RFC 3339 */
+  finishedAt?: string;
+  /** Why a rollback started (user request, deletion, a failed check). */
+  rollbackReason?: string;
+  /** "x/y" for `kubectl get mrev`. */
+  summary?: string;
+}

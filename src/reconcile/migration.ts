@@ -1,0 +1,442 @@
+// The migration executor, called by the MeshRevision reconcile: observe the
+// namespaces and workloads, plan with policy/migration, act (relabel, restart,
+// restore), and return the migration status to write.
+//
+// Everything it needs to resume lives in the cluster: a namespace's origin
+// annotation (written with its relabel, in one request), the workloads'
+// restarted-for stamps, and status.migration (step completion times, rolled
+// back namespaces, the phase). An operator killed at any point recomputes the
+// same plan and goes on; a stamped workload is never restarted twice.
+import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
+import PQueue from 'p-queue';
+import { ANNOTATION_RESTARTED_AT, LABEL_ISTIO_INJECTION, LABEL_ISTIO_REV } from '../api/labels.js';
+import type { MeshRevision } from '../api/meshrevision.js';
+import {
+  ANNOTATION_ORIGIN,
+  ANNOTATION_RESTARTED_FOR,
+  DEFAULT_MAX_CONCURRENT_NAMESPACES,
+  DEFAULT_MAX_CONCURRENT_RESTARTS,
+  MIGRATION_PHASE_AWAITING_PROMOTION,
+  MIGRATION_PHASE_FAILED,
+  MIGRATION_PHASE_PAUSED,
+  MIGRATION_PHASE_PENDING,
+  MIGRATION_PHASE_PROGRESSING,
+  MIGRATION_PHASE_ROLLED_BACK,
+  MIGRATION_PHASE_ROLLING_BACK,
+  MIGRATION_PHASE_SUCCEEDED,
+  MIGRATION_PHASE_SUSPENDED,
+  NS_FAILED,
+  NS_MIGRATED,
+  NS_MIGRATING,
+  NS_PENDING,
+  NS_ROLLED_BACK,
+  NS_ROLLING_BACK,
+  RELABEL_SETTLE_MS,
+  type MigrationPhase,
+  type MigrationStatus,
+  type NamespaceMigrationStatus,
+  type NamespaceOrigin,
+  type StepStatus,
+} from '../api/migration.js';
+import { formatTime } from '../policy/conditions.js';
+import {
+  classifyNamespaces,
+  hasOriginLabels,
+  hasTargetLabels,
+  originOf,
+  planSteps,
+  planWorkloads,
+  sourceOf,
+  type RevisionResolver,
+  type Workload,
+  type WorkloadAction,
+  type WorkloadRef,
+} from '../policy/migration.js';
+import type { KubeWriter } from '../kube/apply.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { Logger } from '../runtime/logger.js';
+
+/** While namespaces move, look again this often even without watch events. */
+const PROGRESS_RECHECK_MS = 2000;
+
+export interface Stores {
+  namespaces: { list(): V1Namespace[] };
+  pods: { list(namespace?: string): V1Pod[] };
+  workloads(namespace: string): Workload[];
+}
+
+export interface MigrationDeps {
+  stores: Stores;
+  writer: Pick<KubeWriter, 'mergePatch'>;
+  events: Pick<EventRecorder, 'normal' | 'warning'>;
+}
+
+export interface MigrationInput {
+  mrev: MeshRevision;
+  now: Date;
+  /** The real revision behind a `from` value ("default", a tag, a revision), for rollbacks. */
+  resolve: RevisionResolver;
+  /** The MeshRevision is being deleted: return every namespace it moved. */
+  deleting: boolean;
+  log: Logger;
+}
+
+export interface MigrationResult {
+  status: MigrationStatus;
+  /** Every namespace this migration moved is back at its origin (the finalizer may go on). */
+  allReturned: boolean;
+  requeueAfterMs?: number;
+}
+
+/**
+ * The one entry point for an automatic rollback (health gates): the status
+ * to write so the next reconcile returns every moved namespace to its origin
+ * and the migration stays rolled back until the spec changes.
+ */
+export function requestRollback(status: MigrationStatus | undefined, generation: number | undefined, reason: string): MigrationStatus {
+  return { ...(status ?? {}), generation, phase: MIGRATION_PHASE_ROLLING_BACK, rollbackReason: reason };
+}
+
+function nsRef(name: string) {
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
+}
+
+
+interface NsOutcome {
+  entry: NamespaceMigrationStatus;
+  restarts: WorkloadRef[];
+  rolling: number;
+  /** A write to make for this namespace (relabel, restore, forget the origin). */
+  write?: () => Promise<void>;
+}
+
+export class MigrationExecutor {
+  constructor(private readonly d: MigrationDeps) {}
+
+  async reconcile(input: MigrationInput): Promise<MigrationResult | undefined> {
+    const { mrev, now, log } = input;
+    const spec = mrev.spec.migration;
+    const name = mrev.metadata.name!;
+    const target = mrev.spec.revision;
+    const generation = mrev.metadata.generation;
+    const prev: MigrationStatus = mrev.status?.migration ?? {};
+    const sameGeneration = prev.generation === generation;
+
+    const namespaces = this.d.stores.namespaces.list();
+    const byName = new Map(namespaces.map((n) => [n.metadata?.name ?? '', n]));
+    const classes = classifyNamespaces({
+      meshRevision: name,
+      revision: target,
+      migration: spec ?? { from: [] },
+      namespaces,
+    });
+    const moved = classes.filter((c) => c.kind === 'moved');
+    if (!spec && moved.length === 0) return undefined;
+
+    // Which direction: back to origin for everything (deletion, spec, an automatic rollback
+    // recorded in status for this generation), for listed namespaces, or forward.
+    const rollbackAll =
+      input.deleting || !spec || spec.rollback?.all === true || (sameGeneration && (prev.phase === MIGRATION_PHASE_ROLLING_BACK || prev.phase === MIGRATION_PHASE_ROLLED_BACK));
+    const rollbackListed = new Set(spec?.rollback?.namespaces ?? []);
+    const terminal = sameGeneration && prev.phase === MIGRATION_PHASE_FAILED;
+    const rollbackReason = rollbackAll
+      ? input.deleting
+        ? `MeshRevision ${name} is being deleted`
+        : !spec
+          ? 'spec.migration was removed'
+          : spec.rollback?.all
+            ? 'spec.migration.rollback.all is true'
+            : (prev.rollbackReason ?? 'rollback requested')
+      : rollbackListed.size > 0
+        ? `spec.migration.rollback.namespaces lists ${[...rollbackListed].join(', ')}`
+        : undefined;
+
+    const plan = planSteps(classes, spec?.steps);
+    const outcomes = new Map<string, NsOutcome>();
+    const maxRestarts = spec?.maxConcurrentRestarts ?? DEFAULT_MAX_CONCURRENT_RESTARTS;
+
+    for (const c of moved) {
+      if (c.kind !== 'moved') continue;
+      const ns = byName.get(c.name)!;
+      const back = rollbackAll || rollbackListed.has(c.name);
+      outcomes.set(c.name, back ? this.returnNamespace(ns, c.origin, input, plan.stepOf.get(c.name) ?? 0) : this.advanceNamespace(ns, c.origin, input, plan.stepOf.get(c.name) ?? 0, spec?.rolloutTimeoutSeconds));
+    }
+
+    // Forward: start the next namespaces of the current step, within the gates.
+    const entries = (): NamespaceMigrationStatus[] => [...outcomes.values()].map((o) => o.entry);
+    const migratedSet = () => new Set(entries().filter((e) => e.state === NS_MIGRATED).map((e) => e.name));
+    const stepsStatus: StepStatus[] = plan.steps.map((s) => {
+      const done = plan.order.slice(0, s.target).every((n) => migratedSet().has(n));
+      const before = prev.steps?.find((p) => p.index === s.index && p.target === s.target);
+      const completedAt = done ? (sameGeneration && before?.completedAt ? before.completedAt : formatTime(now)) : undefined;
+      return { index: s.index, target: s.target, ...(completedAt ? { completedAt } : {}) };
+    });
+    const failed = entries().some((e) => e.state === NS_FAILED);
+    let phase: MigrationPhase = MIGRATION_PHASE_PROGRESSING;
+    let requeueAfterMs: number | undefined;
+    let currentStep = plan.steps.find((s) => !stepsStatus[s.index - 1]?.completedAt)?.index ?? plan.steps.length;
+
+    if (rollbackAll) {
+      phase = entries().every((e) => e.state === NS_ROLLED_BACK) ? MIGRATION_PHASE_ROLLED_BACK : MIGRATION_PHASE_ROLLING_BACK;
+    } else if (failed || terminal) {
+      phase = MIGRATION_PHASE_FAILED;
+    } else if (spec) {
+      const inFlight = entries().filter((e) => e.state === NS_MIGRATING || e.state === NS_ROLLING_BACK).length;
+      const pending = plan.order.filter((n) => !outcomes.has(n));
+      const next = pending[0];
+      const nextStep = next ? (plan.stepOf.get(next) ?? 1) : undefined;
+      if (nextStep === undefined) {
+        phase = inFlight > 0 ? MIGRATION_PHASE_PROGRESSING : MIGRATION_PHASE_SUCCEEDED;
+      } else if (spec.paused) {
+        phase = MIGRATION_PHASE_SUSPENDED;
+      } else {
+        // The previous step must be complete and its pause over.
+        const prevStep = plan.steps[nextStep - 2];
+        const prevDone = prevStep ? stepsStatus[prevStep.index - 1]?.completedAt : formatTime(now);
+        let gateOpen = prevDone !== undefined;
+        if (gateOpen && prevStep) {
+          if (prevStep.pause.kind === 'indefinite' && (spec.promotedStep ?? 0) < prevStep.index) {
+            gateOpen = false;
+            phase = MIGRATION_PHASE_AWAITING_PROMOTION;
+            currentStep = prevStep.index;
+          } else if (prevStep.pause.kind === 'duration') {
+            const until = Date.parse(prevDone!) + prevStep.pause.ms;
+            if (now.getTime() < until) {
+              gateOpen = false;
+              phase = MIGRATION_PHASE_PAUSED;
+              currentStep = prevStep.index;
+              requeueAfterMs = until - now.getTime();
+            }
+          }
+        }
+        if (gateOpen) {
+          currentStep = nextStep;
+          const stepEnd = plan.steps[nextStep - 1]!.target;
+          const room = Math.max(0, (spec.maxConcurrentNamespaces ?? DEFAULT_MAX_CONCURRENT_NAMESPACES) - inFlight);
+          const startable = pending.filter((n) => plan.order.indexOf(n) < stepEnd).slice(0, room);
+          for (const n of startable) {
+            const ns = byName.get(n)!;
+            const origin: NamespaceOrigin = { ...originOf(ns, name, target), movedAt: formatTime(now) };
+            outcomes.set(n, {
+              entry: { name: n, state: NS_MIGRATING, step: nextStep, from: sourceOf(origin.labels) ?? 'none', message: 'relabelled; restarting workloads' },
+              restarts: [],
+              rolling: 0,
+              write: async () => {
+                log.info('moving namespace', { namespace: n, from: origin.labels, to: target });
+                await this.d.writer.mergePatch(nsRef(n), {
+                  metadata: {
+                    resourceVersion: ns.metadata?.resourceVersion,
+                    labels: { [LABEL_ISTIO_INJECTION]: null, [LABEL_ISTIO_REV]: target },
+                    annotations: { [ANNOTATION_ORIGIN]: JSON.stringify(origin) },
+                  },
+                });
+              },
+            });
+          }
+        }
+      }
+    }
+
+    // Act: namespace writes first, then workload restarts within the restart budget.
+    for (const o of outcomes.values()) if (o.write) await o.write();
+    const rolling = [...outcomes.values()].reduce((n, o) => n + o.rolling, 0);
+    const budget = Math.max(0, maxRestarts - rolling);
+    const restarts = [...outcomes.values()].flatMap((o) => o.restarts).slice(0, budget);
+    if (restarts.length > 0) {
+      const q = new PQueue({ concurrency: maxRestarts });
+      const stamp = formatTime(now);
+      await Promise.all(
+        restarts.map((ref) =>
+          q.add(async () => {
+            const expected = this.expectedRevisionFor(ref.namespace, outcomes, input, target);
+            log.info('restarting workload', { workload: `${ref.kind} ${ref.namespace}/${ref.name}`, revision: expected });
+            await this.d.writer.mergePatch(
+              { apiVersion: 'apps/v1', kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } },
+              { spec: { template: { metadata: { annotations: { [ANNOTATION_RESTARTED_AT]: stamp, [ANNOTATION_RESTARTED_FOR]: expected } } } } },
+            );
+          }),
+        ),
+      );
+    }
+
+    // Status: moved namespaces, the pending ones of the plan, and those already returned (kept from before).
+    const list: NamespaceMigrationStatus[] = [...entries()];
+    if (!rollbackAll) {
+      const fromOf = new Map(classes.flatMap((c) => (c.kind === 'pending' ? [[c.name, c.from] as const] : [])));
+      for (const n of plan.order) {
+        if (!outcomes.has(n)) list.push({ name: n, state: NS_PENDING, step: plan.stepOf.get(n) ?? 0, from: fromOf.get(n) });
+      }
+    }
+    for (const p of prev.namespaces ?? []) {
+      if (p.state === NS_ROLLED_BACK && !list.some((e) => e.name === p.name) && (rollbackAll || rollbackListed.has(p.name))) list.push(p);
+    }
+    list.sort((a, b) => a.step - b.step || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.announce(mrev, prev.namespaces ?? [], list);
+
+    const count = (s: string) => list.filter((e) => e.state === s).length;
+    const eligible = rollbackAll ? list.length : plan.order.length;
+    const migrated = count(NS_MIGRATED);
+    const status: MigrationStatus = {
+      generation,
+      phase,
+      currentStep,
+      steps: stepsStatus,
+      namespaces: list,
+      counts: {
+        eligible,
+        migrated,
+        inProgress: count(NS_MIGRATING) + count(NS_ROLLING_BACK),
+        failed: count(NS_FAILED),
+        rolledBack: count(NS_ROLLED_BACK),
+      },
+      startedAt: sameGeneration && prev.startedAt ? prev.startedAt : formatTime(now),
+      summary: `${migrated}/${eligible}`,
+    };
+    if (phase === MIGRATION_PHASE_SUCCEEDED || phase === MIGRATION_PHASE_ROLLED_BACK || phase === MIGRATION_PHASE_FAILED) {
+      status.finishedAt = sameGeneration && prev.finishedAt && prev.phase === phase ? prev.finishedAt : formatTime(now);
+    }
+    if (rollbackReason) status.rollbackReason = rollbackReason;
+    if (list.length === 0 && spec && phase === MIGRATION_PHASE_PROGRESSING) status.phase = MIGRATION_PHASE_PENDING;
+    if (status.counts!.inProgress > 0) requeueAfterMs = Math.min(requeueAfterMs ?? PROGRESS_RECHECK_MS, PROGRESS_RECHECK_MS);
+
+    return {
+      status,
+      allReturned: list.every((e) => e.state === NS_ROLLED_BACK),
+      ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
+    };
+  }
+
+  /** The revision a namespace's pods must carry in the direction it is going. */
+  private expectedRevisionFor(namespace: string, outcomes: Map<string, NsOutcome>, input: MigrationInput, target: string): string {
+    const o = outcomes.get(namespace);
+    if (o?.entry.state === NS_ROLLING_BACK && o.entry.from) return input.resolve(o.entry.from) ?? target;
+    return target;
+  }
+
+  /** A moved namespace going forward: keep its target labels, restart what must move, verify. */
+  private advanceNamespace(ns: V1Namespace, origin: NamespaceOrigin, input: MigrationInput, step: number, timeout?: number): NsOutcome {
+    const name = ns.metadata!.name!;
+    const target = input.mrev.spec.revision;
+    const from = sourceOf(origin.labels) ?? 'none';
+    if (!hasTargetLabels(ns, target)) {
+      // Someone changed the labels after the move: converge back to the target (level-triggered).
+      return {
+        entry: { name, state: NS_MIGRATING, step, from, message: `labels changed outside meshrev; setting ${LABEL_ISTIO_REV}=${target} again` },
+        restarts: [],
+        rolling: 0,
+        write: async () => {
+          await this.d.writer.mergePatch(nsRef(name), {
+            metadata: { resourceVersion: ns.metadata?.resourceVersion, labels: { [LABEL_ISTIO_INJECTION]: null, [LABEL_ISTIO_REV]: target } },
+          });
+        },
+      };
+    }
+    const settled = !origin.movedAt || input.now.getTime() - Date.parse(origin.movedAt) >= RELABEL_SETTLE_MS;
+    return this.workloadOutcome(name, step, from, target, input, timeout, settled, NS_MIGRATING, NS_MIGRATED);
+  }
+
+  /** A moved namespace going back: restore its origin labels, restart what must move back, verify, forget the origin. */
+  private returnNamespace(ns: V1Namespace, origin: NamespaceOrigin, input: MigrationInput, step: number): NsOutcome {
+    const name = ns.metadata!.name!;
+    const from = sourceOf(origin.labels) ?? 'none';
+    if (!hasOriginLabels(ns, origin) || !origin.returnedAt) {
+      const back: NamespaceOrigin = { ...origin, returnedAt: formatTime(input.now) };
+      return {
+        entry: { name, state: NS_ROLLING_BACK, step, from, message: 'restoring its origin labels' },
+        restarts: [],
+        rolling: 0,
+        write: async () => {
+          input.log.info('returning namespace to its origin', { namespace: name, labels: origin.labels });
+          await this.d.writer.mergePatch(nsRef(name), {
+            metadata: {
+              resourceVersion: ns.metadata?.resourceVersion,
+              labels: { [LABEL_ISTIO_INJECTION]: origin.labels['istio-injection'] ?? null, [LABEL_ISTIO_REV]: origin.labels['istio.io/rev'] ?? null },
+              annotations: { [ANNOTATION_ORIGIN]: JSON.stringify(back) },
+            },
+          });
+        },
+      };
+    }
+    const expected = input.resolve(from);
+    const settled = input.now.getTime() - Date.parse(origin.returnedAt) >= RELABEL_SETTLE_MS;
+    if (expected === undefined) {
+      // No revision serves the origin any more (e.g. no default revision): pods would come back uninjected.
+      return this.forget(ns, name, step, from, `origin labels restored; no MeshRevision serves ${from}, so its pods were left as they are`);
+    }
+    const o = this.workloadOutcome(name, step, from, expected, input, undefined, settled, NS_ROLLING_BACK, NS_ROLLED_BACK);
+    if (o.entry.state === NS_ROLLED_BACK) return this.forget(ns, name, step, from, o.entry.message);
+    return o;
+  }
+
+  /** Removes the origin annotation once a namespace is fully back: it is no longer this migration's. */
+  private forget(ns: V1Namespace, name: string, step: number, from: string, message?: string): NsOutcome {
+    return {
+      entry: { name, state: NS_ROLLED_BACK, step, from, ...(message ? { message } : {}) },
+      restarts: [],
+      rolling: 0,
+      write: async () => {
+        await this.d.writer.mergePatch(nsRef(name), {
+          metadata: { resourceVersion: ns.metadata?.resourceVersion, annotations: { [ANNOTATION_ORIGIN]: null } },
+        });
+      },
+    };
+  }
+
+  private workloadOutcome(
+    name: string,
+    step: number,
+    from: string,
+    expected: string,
+    input: MigrationInput,
+    timeout: number | undefined,
+    settled: boolean,
+    moving: typeof NS_MIGRATING | typeof NS_ROLLING_BACK,
+    arrived: typeof NS_MIGRATED | typeof NS_ROLLED_BACK,
+  ): NsOutcome {
+    const wp = planWorkloads({
+      expectedRevision: expected,
+      workloads: this.d.stores.workloads(name),
+      pods: this.d.stores.pods.list(name),
+      now: input.now,
+      ...(timeout !== undefined ? { rolloutTimeoutSeconds: timeout } : {}),
+    });
+    const is = (k: WorkloadAction['kind']) => wp.actions.filter((a) => a.kind === k);
+    const restarts = settled ? is('restart').map((a) => a.ref) : [];
+    const failures = is('failed') as Extract<WorkloadAction, { kind: 'failed' }>[];
+    const counted = wp.actions.filter((a) => a.kind !== 'skipped');
+    const verified = is('done').length;
+    const notes = [
+      ...failures.map((f) => `${f.ref.kind} ${f.ref.name}: ${f.reason}`),
+      ...(is('skipped') as Extract<WorkloadAction, { kind: 'skipped' }>[]).map((s) => `${s.ref.kind} ${s.ref.name} left alone: ${s.reason}`),
+      ...wp.reported.map((p) => `pod ${p.name} ${p.reason}`),
+    ];
+    let state: NamespaceMigrationStatus['state'] = moving;
+    if (moving === NS_MIGRATING && failures.length > 0) state = NS_FAILED;
+    else if (verified === counted.length && settled) state = arrived;
+    return {
+      entry: {
+        name,
+        state,
+        step,
+        from,
+        workloads: counted.length,
+        verified,
+        ...(notes.length > 0 ? { message: notes.join('; ') } : {}),
+      },
+      restarts,
+      rolling: is('rolling').length,
+    };
+  }
+
+  /** Events for namespaces that reached Migrated, RolledBack or Failed since the last status. */
+  private announce(mrev: MeshRevision, before: readonly NamespaceMigrationStatus[], after: readonly NamespaceMigrationStatus[]): void {
+    const prev = new Map(before.map((e) => [e.name, e.state]));
+    const ref = { apiVersion: mrev.apiVersion ?? 'meshrev.io/v1alpha1', kind: mrev.kind ?? 'MeshRevision', metadata: { name: mrev.metadata.name, uid: mrev.metadata.uid } };
+    for (const e of after) {
+      if (prev.get(e.name) === e.state) continue;
+      if (e.state === NS_MIGRATED) void this.d.events.normal(ref, 'NamespaceMigrated', `namespace ${e.name} moved from ${e.from} to ${mrev.spec.revision}; ${e.verified ?? 0} workload(s) verified`);
+      if (e.state === NS_ROLLED_BACK) void this.d.events.normal(ref, 'NamespaceRolledBack', `namespace ${e.name} returned to ${e.from}`);
+      if (e.state === NS_FAILED) void this.d.events.warning(ref, 'NamespaceFailed', `namespace ${e.name}: ${e.message ?? 'failed'}`);
+    }
+  }
+}

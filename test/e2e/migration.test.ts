@@ -1,0 +1,216 @@
+// Canary migration of namespaces between revisions on the real local cluster:
+// real admission through two loopback injectors, real rollouts (KWOK), the
+// operator running as its ServiceAccount.
+import { expect } from 'chai';
+import { ANNOTATION_ORIGIN } from '../../src/api/migration.js';
+import type { RunningOperator } from '../../src/operator.js';
+import { clients, eventually, type Clients } from '../support/kube.js';
+import {
+  createAppNamespace,
+  createMeshRevision,
+  getMeshRevision,
+  meshRevisionObject,
+  migrationFor,
+  namespaceLabels,
+  patchMigration,
+  podsIn,
+  rolloutCounts,
+  startMesh,
+  stopMesh,
+  waitMigrationPhase,
+  waitSettled,
+  type Mesh,
+} from '../support/mesh.js';
+import { startOperatorAsServiceAccount } from '../support/operator.js';
+
+describe('canary migration', function () {
+  this.timeout(240_000);
+  let c: Clients;
+  let op: RunningOperator | undefined;
+
+  before(async function () {
+    c = clients();
+    op = await startOperatorAsServiceAccount(c, 'meshrev-leader-migration');
+  });
+
+  after(async function () {
+    await op?.stop();
+  });
+
+  describe('a 3-step migration of 10 namespaces', function () {
+    let mesh: Mesh | undefined;
+    const eligible: string[] = [];
+    const expectedPods = new Map<string, number>();
+    const originLabels = new Map<string, Record<string, string>>();
+    let disabled: string;
+    let outside: string;
+    let untouchedBefore: Map<string, string[]>;
+    let optedOutBefore: string[];
+    let barePodUid: string;
+
+    before(async function () {
+      mesh = await startMesh(c);
+      for (let i = 0; i < 10; i++) {
+        const labels: Record<string, string> = i < 7 ? { 'istio-injection': 'enabled' } : { 'istio.io/rev': mesh.oldRev };
+        const apps = {
+          deployments: [{ name: 'web' }, ...(i === 2 ? [{ name: 'legacy', optOut: true }] : [])],
+          ...(i === 0 ? { statefulSet: 'db' } : {}),
+          ...(i === 1 ? { daemonSet: 'agent' } : {}),
+          ...(i === 2 ? { barePod: 'manual' } : {}),
+        };
+        const ns = await createAppNamespace(c, mesh, `mig${i}`, labels, apps);
+        eligible.push(ns);
+        originLabels.set(ns, labels);
+        expectedPods.set(ns, 2 + (i === 0 ? 2 : 0) + (i === 1 ? 1 : 0) + (i === 2 ? 3 : 0));
+      }
+      disabled = await createAppNamespace(c, mesh, 'mig-disabled', { 'istio-injection': 'disabled' }, { deployments: [{ name: 'web' }] });
+      outside = await createAppNamespace(c, mesh, 'mig-outside', { 'istio-injection': 'enabled' }, { deployments: [{ name: 'web' }] }, false);
+      for (const ns of eligible) {
+        const pods = await waitSettled(c, ns, expectedPods.get(ns)!);
+        const injected = pods.filter((p) => p.app !== 'legacy' && p.app !== 'manual');
+        expect(injected.every((p) => p.revision === mesh!.oldRev), `${ns} starts on ${mesh.oldRev}`).to.equal(true);
+      }
+      untouchedBefore = new Map();
+      for (const ns of [disabled, outside]) untouchedBefore.set(ns, (await waitSettled(c, ns, 2)).map((p) => p.uid));
+      const ns2 = await podsIn(c, eligible[2]!);
+      optedOutBefore = ns2.filter((p) => p.app === 'legacy').map((p) => p.uid);
+      barePodUid = ns2.find((p) => p.name === 'manual')!.uid;
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      await stopMesh(c, mesh);
+    });
+
+    it('moves every eligible pod to the new revision in 3 steps, restarting each workload exactly once', async function () {
+      const m = mesh!;
+      await createMeshRevision(c, m, meshRevisionObject(m.newRev, m.newInjector, {
+        migration: migrationFor(m, { steps: [{ namespaces: 1 }, { percent: 50 }, { percent: 100 }], maxConcurrentNamespaces: 3 }),
+      }));
+      const done = await waitMigrationPhase(c, m.newRev, 'Succeeded', 180_000);
+      expect(done.status?.migration?.steps?.map((s) => s.target)).to.deep.equal([1, 5, 10]);
+      expect(done.status?.migration?.counts).to.include({ eligible: 10, migrated: 10, failed: 0 });
+      expect(done.status?.conditions?.find((x) => x.type === 'Ready')?.status).to.equal('True');
+
+      for (const ns of eligible) {
+        expect(await namespaceLabels(c, ns), ns).to.deep.equal({ 'istio.io/rev': m.newRev });
+        const pods = await waitSettled(c, ns, expectedPods.get(ns)!);
+        for (const p of pods.filter((x) => x.app !== 'legacy' && x.app !== 'manual')) {
+          expect(p.revision, `${ns}/${p.name}`).to.equal(m.newRev);
+        }
+        const counts = await rolloutCounts(c, ns);
+        for (const [w, n] of Object.entries(counts)) {
+          expect(n, `${ns} ${w} rollouts`).to.equal(w === 'Deployment/legacy' ? 1 : 2);
+        }
+        const origin = JSON.parse((await c.core.readNamespace({ name: ns })).metadata?.annotations?.[ANNOTATION_ORIGIN] ?? '{}') as { labels?: unknown };
+        expect(origin.labels, `${ns} origin`).to.deep.equal(originLabels.get(ns));
+      }
+      for (const ns of [disabled, outside]) {
+        expect((await podsIn(c, ns)).map((p) => p.uid), `${ns} pods untouched`).to.deep.equal(untouchedBefore.get(ns));
+      }
+      expect(await namespaceLabels(c, disabled)).to.deep.equal({ 'istio-injection': 'disabled' });
+      expect(await namespaceLabels(c, outside)).to.deep.equal({ 'istio-injection': 'enabled' });
+      const ns2 = await podsIn(c, eligible[2]!);
+      expect(ns2.filter((p) => p.app === 'legacy').map((p) => p.uid), 'opted-out pods untouched').to.deep.equal(optedOutBefore);
+      expect(ns2.find((p) => p.name === 'manual')?.uid, 'owner-less pod kept').to.equal(barePodUid);
+      const entry = done.status?.migration?.namespaces?.find((n) => n.name === eligible[2]);
+      expect(entry?.message).to.match(/pod manual has no controller/);
+      expect(entry?.message).to.match(/legacy left alone: opted out/);
+    });
+
+    it('rolls every namespace back to its exact origin labels and re-injects its pods from the old revision', async function () {
+      const m = mesh!;
+      await patchMigration(c, m.newRev, { rollback: { all: true } });
+      const back = await waitMigrationPhase(c, m.newRev, 'RolledBack', 180_000);
+      expect(back.status?.migration?.counts?.rolledBack).to.equal(10);
+      expect(back.status?.conditions?.find((x) => x.type === 'Stalled')?.reason).to.equal('MigrationRolledBack');
+      for (const ns of eligible) {
+        expect(await namespaceLabels(c, ns), ns).to.deep.equal(originLabels.get(ns));
+        expect((await c.core.readNamespace({ name: ns })).metadata?.annotations?.[ANNOTATION_ORIGIN], `${ns} origin forgotten`).to.equal(undefined);
+        const pods = await waitSettled(c, ns, expectedPods.get(ns)!);
+        for (const p of pods.filter((x) => x.app !== 'legacy' && x.app !== 'manual')) expect(p.revision, `${ns}/${p.name}`).to.equal(m.oldRev);
+        for (const [w, n] of Object.entries(await rolloutCounts(c, ns))) expect(n, `${ns} ${w} rollouts`).to.equal(w === 'Deployment/legacy' ? 1 : 3);
+      }
+      // Rolled back stays rolled back: nothing moves again without a spec change.
+      await new Promise((r) => setTimeout(r, 3000));
+      for (const ns of eligible) expect(await namespaceLabels(c, ns)).to.deep.equal(originLabels.get(ns));
+    });
+  });
+
+  describe('pauses and promotion', function () {
+    let mesh: Mesh | undefined;
+    const names: string[] = [];
+
+    before(async function () {
+      mesh = await startMesh(c);
+      for (let i = 0; i < 3; i++) names.push(await createAppNamespace(c, mesh, `pause${i}`, { 'istio-injection': 'enabled' }, { deployments: [{ name: 'web', replicas: 1 }] }));
+      for (const ns of names) await waitSettled(c, ns, 1);
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      await stopMesh(c, mesh);
+    });
+
+    it('soaks after step 1 for its pause, waits indefinitely after step 2 until promoted, and holds while suspended', async function () {
+      const m = mesh!;
+      await createMeshRevision(c, m, meshRevisionObject(m.newRev, m.newInjector, {
+        migration: migrationFor(m, { steps: [{ namespaces: 1, pause: '4s' }, { namespaces: 2, pause: 'indefinite' }, { percent: 100 }] }),
+      }));
+      const paused = await waitMigrationPhase(c, m.newRev, 'Paused');
+      expect(paused.status?.migration?.counts?.migrated).to.equal(1);
+      expect(paused.status?.conditions?.find((x) => x.type === 'Reconciling')?.status).to.equal('True');
+
+      const waiting = await waitMigrationPhase(c, m.newRev, 'AwaitingPromotion');
+      expect(waiting.status?.migration?.counts?.migrated).to.equal(2);
+      expect(waiting.status?.conditions?.find((x) => x.type === 'Ready')?.message).to.match(/promotedStep: 2/);
+      await new Promise((r) => setTimeout(r, 3000));
+      expect((await getMeshRevision(c, m.newRev))?.status?.migration?.counts?.migrated, 'nothing moves while awaiting promotion').to.equal(2);
+
+      // Promote while suspended: still nothing moves until resumed.
+      await patchMigration(c, m.newRev, { promotedStep: 2, paused: true });
+      await waitMigrationPhase(c, m.newRev, 'Suspended');
+      await new Promise((r) => setTimeout(r, 3000));
+      expect((await getMeshRevision(c, m.newRev))?.status?.migration?.counts?.migrated, 'nothing moves while suspended').to.equal(2);
+
+      await patchMigration(c, m.newRev, { paused: false });
+      const done = await waitMigrationPhase(c, m.newRev, 'Succeeded');
+      expect(done.status?.migration?.counts?.migrated).to.equal(3);
+      for (const ns of names) expect((await waitSettled(c, ns, 1))[0]?.revision).to.equal(m.newRev);
+    });
+  });
+
+  describe('deleting the MeshRevision', function () {
+    let mesh: Mesh | undefined;
+    const names: string[] = [];
+    const origins: Record<string, string>[] = [];
+
+    before(async function () {
+      mesh = await startMesh(c);
+      origins.push({ 'istio-injection': 'enabled' }, { 'istio.io/rev': mesh.oldRev });
+      for (let i = 0; i < 2; i++) names.push(await createAppNamespace(c, mesh, `del${i}`, origins[i]!, { deployments: [{ name: 'web', replicas: 1 }] }));
+      for (const ns of names) await waitSettled(c, ns, 1);
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      await stopMesh(c, mesh);
+    });
+
+    it('returns every migrated namespace to its origin before removing the webhook', async function () {
+      const m = mesh!;
+      await createMeshRevision(c, m, meshRevisionObject(m.newRev, m.newInjector, { migration: migrationFor(m, { maxConcurrentNamespaces: 2 }) }));
+      await waitMigrationPhase(c, m.newRev, 'Succeeded');
+      for (const ns of names) expect((await waitSettled(c, ns, 1))[0]?.revision).to.equal(m.newRev);
+
+      await c.objects.delete({ apiVersion: 'meshrev.io/v1alpha1', kind: 'MeshRevision', metadata: { name: m.newRev } });
+      await eventually(`${m.newRev} gone`, async () => (await getMeshRevision(c, m.newRev)) === undefined, { timeoutMs: 120_000 });
+      m.meshRevisions.splice(m.meshRevisions.indexOf(m.newRev), 1);
+      expect(await c.admission.readMutatingWebhookConfiguration({ name: `meshrev-sidecar-injector-${m.newRev}` }).catch(() => undefined)).to.equal(undefined);
+      for (const [i, ns] of names.entries()) {
+        expect(await namespaceLabels(c, ns)).to.deep.equal(origins[i]);
+        expect((await waitSettled(c, ns, 1))[0]?.revision).to.equal(m.oldRev);
+      }
+    });
+  });
+});
