@@ -2,6 +2,10 @@
 // from config/ (installed with `kubectl apply -k config/default`), with a
 // token from the TokenRequest API — so every e2e proves the role suffices.
 import * as k8s from '@kubernetes/client-node';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CRD_NAME } from '../../src/api/meshrevision.js';
 import { startOperator, type RunningOperator } from '../../src/operator.js';
 import { createLogger } from '../../src/runtime/logger.js';
@@ -54,4 +58,46 @@ export async function startOperatorAsServiceAccount(c: Clients, lease = 'meshrev
     leaderElection: { namespace: OPERATOR_NAMESPACE, name: lease },
     log: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
   });
+}
+
+/** Writes a kubeconfig file for `kc` (token auth), for an operator run as a separate process. */
+export function writeKubeConfig(kc: k8s.KubeConfig, dir: string): string {
+  const file = join(dir, 'kubeconfig');
+  writeFileSync(file, kc.exportConfig(), { mode: 0o600 });
+  return file;
+}
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  /** Everything it logged so far. */
+  output(): string;
+  /** SIGKILL: no shutdown code runs, as when a node dies. Resolves once the process is gone. */
+  kill(): Promise<void>;
+  /** SIGTERM and wait for a graceful exit. */
+  stop(): Promise<number | null>;
+}
+
+/** Runs `meshrev operator` (dist/src/cli/main.js) as a child process with the given kubeconfig, on loopback. */
+export function spawnOperator(kubeconfig: string, extraArgs: string[] = []): OperatorProcess {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--health-address', '127.0.0.1:0', ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+  };
 }
