@@ -44,11 +44,13 @@ cluster_up() {
   local dir=$clusters/$name kubeconfig=$clusters/$name/kubeconfig
   mkdir -p "$clusters"
   local start=$SECONDS
+  # fd 9 holds the lock; the cluster's processes must not inherit it (9>&- below),
+  # or the lock would stay held for as long as the cluster runs.
   (
     flock -w 300 9 || die "timed out waiting for another cluster creation to finish"
     if [ -f "$dir/kwok.yaml" ] && kwokctl_ get clusters 2>/dev/null | grep -qx "$name"; then
       log "cluster $name exists; starting it if stopped"
-      kwokctl_ start cluster --name "$name" >&2 || true
+      kwokctl_ start cluster --name "$name" >&2 9>&- || true
     else
       rm -rf "$dir"
       log "creating cluster $name (Kubernetes v$KUBE_VERSION, etcd v$ETCD_VERSION, kwok v$KWOK_VERSION)"
@@ -66,7 +68,7 @@ options:
 YAML
       kwokctl_ create cluster --name "$name" --config "$MESHREV_CACHE/kwokctl-$name.yaml" \
         --kubeconfig "$kubeconfig" --extra-args etcd=unsafe-no-fsync=true \
-        --wait 3m >&2 || { log "kwokctl failed; logs in $dir/logs"; tail -n 20 "$dir"/logs/*.log >&2 2>/dev/null || true; exit 1; }
+        --wait 3m >&2 9>&- || { log "kwokctl failed; logs in $dir/logs"; tail -n 20 "$dir"/logs/*.log >&2 2>/dev/null || true; exit 1; }
       rm -f "$MESHREV_CACHE/kwokctl-$name.yaml"
     fi
   ) 9>"$MESHREV_CACHE/clusters.lock"
