@@ -85,6 +85,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     workloads,
     writer,
     events,
+    migrationMetrics: metrics.migrationMetrics,
   });
   const queue = manager.addController({
     name: CONTROLLER_NAME,

@@ -242,6 +242,10 @@ export const PHASE_INVALID = 'Invalid';
 export const PHASE_DELETING = 'Deleting';
 /** A migration is moving namespaces, soaking, paused or rolling back (see status.migration.phase). */
 export const PHASE_MIGRATING = 'Migrating';
+/** The migration was rolled back; a spec change starts it again. */
+export const PHASE_ROLLED_BACK = 'RolledBack';
+/** The migration stopped on a failed namespace. */
+export const PHASE_FAILED = 'Failed';
 
 export type Phase =
   | typeof PHASE_PENDING
@@ -249,7 +253,9 @@ export type Phase =
   | typeof PHASE_CONFLICT
   | typeof PHASE_INVALID
   | typeof PHASE_DELETING
-  | typeof PHASE_MIGRATING;
+  | typeof PHASE_MIGRATING
+  | typeof PHASE_ROLLED_BACK
+  | typeof PHASE_FAILED;
 
 /** The `IN USE` printer column text, so every writer formats it the same way. */
 export function inUseSummary(namespaceCount: number, podCount: number): string {

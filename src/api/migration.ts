@@ -77,8 +77,8 @@ export interface MigrationSpec {
 /**
  * Namespace annotation written, in the same request as the relabel, before a
  * namespace's first change: where it came from, as JSON
- * {"meshRevision", "revision" (the migration's target), "labels": {"istio-injection"?, "istio.io/rev"?}}.
- * A rollback restores exactly these labels; it is removed when the namespace is rolled back.
+ * {"meshRevision", "revision" (the migration's target), "labels": {"istio-injection"?, "istio.io/rev"?}, "movedAt", ...}.
+ * A rollback restores exactly these labels and marks it rolledBackAt.
  */
 export const ANNOTATION_ORIGIN = 'meshrev.io/origin';
 
@@ -99,6 +99,13 @@ export interface NamespaceOrigin {
   movedAt?: string;
   /** RFC 3339: when its origin labels were restored (a rollback in progress). */
   returnedAt?: string;
+  /**
+   * RFC 3339: when the rollback finished (labels restored, workloads verified
+   * on the origin revision). Kept on the namespace so the record survives a
+   * lost status write or a killed operator; removed when the MeshRevision is
+   * deleted, overwritten if a later generation moves the namespace again.
+   */
+  rolledBackAt?: string;
 }
 
 /**

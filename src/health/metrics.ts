@@ -26,6 +26,14 @@ export interface WriteMetrics {
   write(verb: string, kind: string): void;
 }
 
+/** What the migration executor reports (src/reconcile/migration.ts). */
+export interface MigrationMetrics {
+  /** The migration's phase (undefined: none) and namespaces per state, after each reconcile. */
+  observe(meshRevision: string, phase: string | undefined, byState: Record<string, number>): void;
+  /** A namespace reached its destination: direction "forward" or "rollback". */
+  namespaceDone(direction: 'forward' | 'rollback', seconds: number): void;
+}
+
 export class OperatorMetrics {
   readonly registry = new Registry();
 
@@ -171,6 +179,40 @@ export class OperatorMetrics {
   setInformerSynced(informer: string, synced: boolean): void {
     this.informerSynced.set({ informer }, synced ? 1 : 0);
   }
+
+  private readonly migrationNamespaces = new Gauge({
+    name: 'meshrev_migration_namespaces',
+    help: 'Namespaces of each MeshRevision migration by state (Pending, Migrating, Migrated, Failed, RollingBack, RolledBack)',
+    labelNames: ['meshrevision', 'state'] as const,
+    registers: [this.registry],
+  });
+  private readonly migrationsInProgress = new Gauge({
+    name: 'meshrev_migrations_in_progress',
+    help: 'Migrations moving or returning namespaces (phase Progressing, Paused, AwaitingPromotion, Suspended or RollingBack)',
+    registers: [this.registry],
+  });
+  private readonly namespaceDuration = new Histogram({
+    name: 'meshrev_namespace_migration_duration_seconds',
+    help: 'Time from relabelling a namespace to every restarted workload verified on the new revision',
+    labelNames: ['direction'] as const,
+    buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
+    registers: [this.registry],
+  });
+  private readonly migrationPhases = new Map<string, string>();
+
+  /** The hooks the migration executor reports through. */
+  readonly migrationMetrics: MigrationMetrics = {
+    observe: (meshRevision, phase, byState) => {
+      for (const state of ['Pending', 'Migrating', 'Migrated', 'Failed', 'RollingBack', 'RolledBack']) {
+        this.migrationNamespaces.set({ meshrevision: meshRevision, state }, byState[state] ?? 0);
+      }
+      if (phase === undefined) this.migrationPhases.delete(meshRevision);
+      else this.migrationPhases.set(meshRevision, phase);
+      const moving = new Set(['Progressing', 'Paused', 'AwaitingPromotion', 'Suspended', 'RollingBack']);
+      this.migrationsInProgress.set([...this.migrationPhases.values()].filter((p) => moving.has(p)).length);
+    },
+    namespaceDone: (direction, seconds) => this.namespaceDuration.observe({ direction }, seconds),
+  };
 
   /** The text exposition for /metrics. */
   async render(): Promise<{ contentType: string; body: string }> {

@@ -35,6 +35,7 @@ export function readOrigin(ns: V1Namespace): NamespaceOrigin | undefined {
       labels: o.labels,
       ...(typeof o.movedAt === 'string' ? { movedAt: o.movedAt } : {}),
       ...(typeof o.returnedAt === 'string' ? { returnedAt: o.returnedAt } : {}),
+      ...(typeof o.rolledBackAt === 'string' ? { rolledBackAt: o.rolledBackAt } : {}),
     };
   } catch {
     return undefined;
@@ -95,6 +96,16 @@ function nsLabels(ns: V1Namespace): Record<string, string> {
   return { 'kubernetes.io/metadata.name': ns.metadata?.name ?? '', ...(ns.metadata?.labels ?? {}) };
 }
 
+/** Namespaces this migration moved and fully returned (their origin annotation says rolledBackAt). */
+export function returnedNamespaces(meshRevision: string, namespaces: readonly V1Namespace[]): { name: string; origin: NamespaceOrigin }[] {
+  const out: { name: string; origin: NamespaceOrigin }[] = [];
+  for (const ns of namespaces) {
+    const o = readOrigin(ns);
+    if (o && o.meshRevision === meshRevision && o.rolledBackAt && ns.metadata?.name) out.push({ name: ns.metadata.name, origin: o });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
 /** Sorts every namespace into pending / moved / skipped for one migration. */
 export function classifyNamespaces(input: ClassifyInput): NamespaceClass[] {
   const from = new Set(input.migration.from);
@@ -103,16 +114,19 @@ export function classifyNamespaces(input: ClassifyInput): NamespaceClass[] {
   for (const ns of input.namespaces) {
     const name = ns.metadata?.name;
     if (!name) continue;
-    const origin = readOrigin(ns);
-    if (origin && origin.meshRevision === input.meshRevision) {
-      out.push({ kind: 'moved', name, from: sourceOf(origin.labels) ?? 'none', origin });
+    const recorded = readOrigin(ns);
+    if (recorded && recorded.meshRevision === input.meshRevision && !recorded.rolledBackAt) {
+      out.push({ kind: 'moved', name, from: sourceOf(recorded.labels) ?? 'none', origin: recorded });
       continue;
     }
+    // A namespace this migration already returned is judged by its labels again (a later generation
+    // may move it anew); another migration's namespace is left to that migration.
+    const origin = recorded && !(recorded.meshRevision === input.meshRevision) ? recorded : undefined;
     const labels = ns.metadata?.labels ?? {};
     const source = sourceOf(labels);
     let reason: string | undefined;
     if (SYSTEM_NAMESPACES.includes(name)) reason = 'system namespace';
-    else if (origin) reason = `being migrated by MeshRevision ${origin.meshRevision}`;
+    else if (origin && !origin.rolledBackAt) reason = `being migrated by MeshRevision ${origin.meshRevision}`;
     else if (excluded.has(name)) reason = 'listed in spec.migration.rollback.namespaces';
     else if (labels[LABEL_ISTIO_INJECTION] !== undefined && labels[LABEL_ISTIO_INJECTION] !== 'enabled') {
       reason = `${LABEL_ISTIO_INJECTION}=${labels[LABEL_ISTIO_INJECTION]}`;
@@ -211,6 +225,8 @@ export interface WorkloadRef {
   kind: WorkloadKind;
   namespace: string;
   name: string;
+  /** As observed: a restart sent with it fails (409) if the cache was stale, so a workload is never restarted twice. */
+  resourceVersion?: string;
 }
 
 export type WorkloadAction =
@@ -237,7 +253,8 @@ export interface WorkloadPlan {
 }
 
 function refOf(w: Workload): WorkloadRef {
-  return { kind: w.kind, namespace: w.metadata?.namespace ?? '', name: w.metadata?.name ?? '' };
+  const rv = w.metadata?.resourceVersion;
+  return { kind: w.kind, namespace: w.metadata?.namespace ?? '', name: w.metadata?.name ?? '', ...(rv ? { resourceVersion: rv } : {}) };
 }
 
 function isLivePod(p: V1Pod): boolean {
@@ -280,7 +297,17 @@ export function rolloutDeadlineMs(w: Workload, fallbackSeconds = DEFAULT_ROLLOUT
 }
 
 function deploymentDeadlineExceeded(w: Workload): boolean {
+  // Like `kubectl rollout status`: a condition about an older generation says nothing about this rollout.
+  if ((w.status?.observedGeneration ?? 0) < (w.metadata?.generation ?? 0)) return false;
   return w.kind === 'Deployment' && (w.status?.conditions ?? []).some((c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded');
+}
+
+/** Why Istio would never inject this pod (template), whatever its namespace says; undefined when it would. */
+function neverInjected(labels: Record<string, string> | undefined, annotations: Record<string, string> | undefined, hostNetwork: boolean | undefined): string | undefined {
+  const optOut = labels?.[LABEL_SIDECAR_INJECT] ?? annotations?.[LABEL_SIDECAR_INJECT];
+  if (optOut === 'false') return `opted out (${LABEL_SIDECAR_INJECT}: "false")`;
+  if (hostNetwork) return 'hostNetwork pods are never injected';
+  return undefined;
 }
 
 export interface WorkloadPlanInput {
@@ -310,9 +337,9 @@ export function planWorkloads(input: WorkloadPlanInput): WorkloadPlan {
     const pods = sel && (sel.matchLabels || sel.matchExpressions) ? live.filter((p) => matchesLabelSelector(sel, p.metadata?.labels)) : [];
     for (const p of pods) claimed.add(p);
     const tmpl = w.spec?.template?.metadata;
-    const optOut = tmpl?.labels?.[LABEL_SIDECAR_INJECT] ?? tmpl?.annotations?.[LABEL_SIDECAR_INJECT];
-    if (optOut === 'false') {
-      actions.push({ kind: 'skipped', ref, reason: `opted out (${LABEL_SIDECAR_INJECT}: "false")` });
+    const never = neverInjected(tmpl?.labels, tmpl?.annotations, w.spec?.template?.spec?.hostNetwork);
+    if (never !== undefined) {
+      actions.push({ kind: 'skipped', ref, reason: never });
       continue;
     }
     const pinned = tmpl?.labels?.[LABEL_ISTIO_REV];
@@ -323,8 +350,15 @@ export function planWorkloads(input: WorkloadPlanInput): WorkloadPlan {
     const stamped = tmpl?.annotations?.[ANNOTATION_RESTARTED_FOR] === input.expectedRevision;
     const allOnTarget = pods.every((p) => p.metadata?.annotations?.[ANNOTATION_ISTIO_REV] === input.expectedRevision);
     const complete = rolloutComplete(w);
-    if (allOnTarget && complete) {
+    if (allOnTarget && (complete || (!stamped && pods.length > 0))) {
+      // On target already: a rollout of someone else's still running is not ours to wait for or redo.
       actions.push({ kind: 'done', ref, restarted: stamped });
+      continue;
+    }
+    if (stamped && complete) {
+      // Restarted for this revision, fully rolled out, and still not on it: waiting would not help.
+      const seen = [...new Set(pods.map((p) => p.metadata?.annotations?.[ANNOTATION_ISTIO_REV] ?? 'uninjected'))].join(', ');
+      actions.push({ kind: 'failed', ref, reason: `restarted for ${input.expectedRevision} but its new pods run ${seen}: check which webhook injects this namespace (meshrev check-inject)` });
       continue;
     }
     if (!stamped) {
@@ -346,6 +380,9 @@ export function planWorkloads(input: WorkloadPlanInput): WorkloadPlan {
   for (const p of live) {
     if (claimed.has(p)) continue;
     if (p.metadata?.annotations?.[ANNOTATION_ISTIO_REV] === input.expectedRevision) continue;
+    // Pods that would not move even if recreated are not worth reporting.
+    if (neverInjected(p.metadata?.labels, p.metadata?.annotations, p.spec?.hostNetwork) !== undefined) continue;
+    if (p.metadata?.labels?.[LABEL_ISTIO_REV] !== undefined) continue;
     const owner = p.metadata?.ownerReferences?.find((o) => o.controller) ?? p.metadata?.ownerReferences?.[0];
     reported.push({
       name: p.metadata?.name ?? '',

@@ -6,8 +6,10 @@ import {
   PHASE_CONFLICT,
   PHASE_DELETING,
   PHASE_INVALID,
+  PHASE_FAILED,
   PHASE_MIGRATING,
   PHASE_READY,
+  PHASE_ROLLED_BACK,
   REASON_API_ERROR,
   REASON_MIGRATION_AWAITING_PROMOTION,
   REASON_MIGRATION_FAILED,
@@ -79,7 +81,8 @@ export function computeInUse(
     if (!name) continue;
     const labels = ns.metadata?.labels ?? {};
     const rev = labels[LABEL_ISTIO_REV];
-    if (rev !== undefined && values.has(rev)) note(name, `labelled ${LABEL_ISTIO_REV}=${rev}`);
+    // istio-injection (any value) overrides istio.io/rev: such a namespace does not depend on this revision's webhook.
+    if (rev !== undefined && values.has(rev) && labels[LABEL_ISTIO_INJECTION] === undefined) note(name, `labelled ${LABEL_ISTIO_REV}=${rev}`);
     if (decision?.servesRevision && decision.holdsDefault && labels[LABEL_ISTIO_INJECTION] === 'enabled') {
       note(name, `labelled ${LABEL_ISTIO_INJECTION}=enabled (default revision)`);
     }
@@ -216,7 +219,8 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
   } else if (migrationConditions(o.migration)) {
     const m = migrationConditions(o.migration)!;
     kstatus = m;
-    phase = o.migration?.phase === MIGRATION_PHASE_FAILED ? PHASE_CONFLICT : PHASE_MIGRATING;
+    phase =
+      o.migration?.phase === MIGRATION_PHASE_FAILED ? PHASE_FAILED : o.migration?.phase === MIGRATION_PHASE_ROLLED_BACK ? PHASE_ROLLED_BACK : PHASE_MIGRATING;
     if (m.stalled) lastFailure = failure(prev.lastFailure, m.stalled.reason, m.stalled.message, o.now);
   } else {
     phase = PHASE_READY;

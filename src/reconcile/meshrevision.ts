@@ -32,6 +32,7 @@ import { FROM_DEFAULT } from '../api/migration.js';
 import { readOrigin, type RevisionResolver, type Workload } from '../policy/migration.js';
 import type { ClaimDecision } from '../policy/webhooks.js';
 import { MigrationExecutor } from './migration.js';
+import type { MigrationMetrics } from '../health/metrics.js';
 
 export const CONTROLLER_NAME = 'meshrevision';
 
@@ -57,6 +58,7 @@ export interface MeshRevisionReconcilerDeps {
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   /** Deployments, StatefulSets and DaemonSets of a namespace (for migrations). */
   workloads?: (namespace: string) => Workload[];
+  migrationMetrics?: MigrationMetrics;
   now?: () => Date;
 }
 
@@ -80,6 +82,7 @@ export class MeshRevisionReconciler {
       },
       writer: d.writer,
       events: d.events,
+      ...(d.migrationMetrics ? { metrics: d.migrationMetrics } : {}),
     });
   }
 

@@ -46,6 +46,8 @@ import {
   originOf,
   planSteps,
   planWorkloads,
+  readOrigin,
+  returnedNamespaces,
   sourceOf,
   type RevisionResolver,
   type Workload,
@@ -55,6 +57,7 @@ import {
 import type { KubeWriter } from '../kube/apply.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Logger } from '../runtime/logger.js';
+import type { MigrationMetrics } from '../health/metrics.js';
 
 /** While namespaces move, look again this often even without watch events. */
 const PROGRESS_RECHECK_MS = 2000;
@@ -69,6 +72,7 @@ export interface MigrationDeps {
   stores: Stores;
   writer: Pick<KubeWriter, 'mergePatch'>;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
+  metrics?: MigrationMetrics;
 }
 
 export interface MigrationInput {
@@ -162,6 +166,17 @@ export class MigrationExecutor {
       outcomes.set(c.name, back ? this.returnNamespace(ns, c.origin, input, plan.stepOf.get(c.name) ?? 0) : this.advanceNamespace(ns, c.origin, input, plan.stepOf.get(c.name) ?? 0, spec?.rolloutTimeoutSeconds));
     }
 
+    // Namespaces already returned by this migration (recorded on them, so no lost status write can drop them).
+    for (const r of returnedNamespaces(name, namespaces)) {
+      if (outcomes.has(r.name) || !(rollbackAll || rollbackListed.has(r.name))) continue;
+      const prevEntry = prev.namespaces?.find((e) => e.name === r.name);
+      const ns = byName.get(r.name)!;
+      const outcome: NsOutcome = { entry: { name: r.name, state: NS_ROLLED_BACK, step: prevEntry?.step ?? 0, from: sourceOf(r.origin.labels) ?? 'none' }, restarts: [], rolling: 0 };
+      // Deleting the MeshRevision: its records on namespaces go with it.
+      if (input.deleting) outcome.write = () => this.forget(ns);
+      outcomes.set(r.name, outcome);
+    }
+
     // Forward: start the next namespaces of the current step, within the gates.
     const entries = (): NamespaceMigrationStatus[] => [...outcomes.values()].map((o) => o.entry);
     const migratedSet = () => new Set(entries().filter((e) => e.state === NS_MIGRATED).map((e) => e.name));
@@ -252,7 +267,10 @@ export class MigrationExecutor {
             log.info('restarting workload', { workload: `${ref.kind} ${ref.namespace}/${ref.name}`, revision: expected });
             await this.d.writer.mergePatch(
               { apiVersion: 'apps/v1', kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } },
-              { spec: { template: { metadata: { annotations: { [ANNOTATION_RESTARTED_AT]: stamp, [ANNOTATION_RESTARTED_FOR]: expected } } } } },
+              {
+                metadata: { resourceVersion: ref.resourceVersion },
+                spec: { template: { metadata: { annotations: { [ANNOTATION_RESTARTED_AT]: stamp, [ANNOTATION_RESTARTED_FOR]: expected } } } },
+              },
             );
           }),
         ),
@@ -267,11 +285,8 @@ export class MigrationExecutor {
         if (!outcomes.has(n)) list.push({ name: n, state: NS_PENDING, step: plan.stepOf.get(n) ?? 0, from: fromOf.get(n) });
       }
     }
-    for (const p of prev.namespaces ?? []) {
-      if (p.state === NS_ROLLED_BACK && !list.some((e) => e.name === p.name) && (rollbackAll || rollbackListed.has(p.name))) list.push(p);
-    }
     list.sort((a, b) => a.step - b.step || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    this.announce(mrev, prev.namespaces ?? [], list);
+    this.announce(mrev, prev.namespaces ?? [], list, byName, now);
 
     const count = (s: string) => list.filter((e) => e.state === s).length;
     const eligible = rollbackAll ? list.length : plan.order.length;
@@ -290,13 +305,17 @@ export class MigrationExecutor {
         rolledBack: count(NS_ROLLED_BACK),
       },
       startedAt: sameGeneration && prev.startedAt ? prev.startedAt : formatTime(now),
-      summary: `${migrated}/${eligible}`,
+      // "x/y" for `kubectl get mrev`; while going back, how many are back.
+      summary: rollbackAll ? `${count(NS_ROLLED_BACK)}/${eligible} rolled back` : `${migrated}/${eligible}`,
     };
     if (phase === MIGRATION_PHASE_SUCCEEDED || phase === MIGRATION_PHASE_ROLLED_BACK || phase === MIGRATION_PHASE_FAILED) {
       status.finishedAt = sameGeneration && prev.finishedAt && prev.phase === phase ? prev.finishedAt : formatTime(now);
     }
     if (rollbackReason) status.rollbackReason = rollbackReason;
     if (list.length === 0 && spec && phase === MIGRATION_PHASE_PROGRESSING) status.phase = MIGRATION_PHASE_PENDING;
+    const byState: Record<string, number> = {};
+    for (const e of list) byState[e.state] = (byState[e.state] ?? 0) + 1;
+    this.d.metrics?.observe(name, status.phase, byState);
     if (status.counts!.inProgress > 0) requeueAfterMs = Math.min(requeueAfterMs ?? PROGRESS_RECHECK_MS, PROGRESS_RECHECK_MS);
 
     return {
@@ -361,25 +380,34 @@ export class MigrationExecutor {
     const settled = input.now.getTime() - Date.parse(origin.returnedAt) >= RELABEL_SETTLE_MS;
     if (expected === undefined) {
       // No revision serves the origin any more (e.g. no default revision): pods would come back uninjected.
-      return this.forget(ns, name, step, from, `origin labels restored; no MeshRevision serves ${from}, so its pods were left as they are`);
+      return this.markReturned(ns, origin, input.now, step, from, `origin labels restored; no MeshRevision serves ${from}, so its pods were left as they are`);
     }
     const o = this.workloadOutcome(name, step, from, expected, input, undefined, settled, NS_ROLLING_BACK, NS_ROLLED_BACK);
-    if (o.entry.state === NS_ROLLED_BACK) return this.forget(ns, name, step, from, o.entry.message);
+    if (o.entry.state === NS_ROLLED_BACK) return this.markReturned(ns, origin, input.now, step, from, o.entry.message);
     return o;
   }
 
-  /** Removes the origin annotation once a namespace is fully back: it is no longer this migration's. */
-  private forget(ns: V1Namespace, name: string, step: number, from: string, message?: string): NsOutcome {
+  /** Records on the namespace that it is fully back (rolledBackAt): the record survives any lost status write. */
+  private markReturned(ns: V1Namespace, origin: NamespaceOrigin, now: Date, step: number, from: string, message?: string): NsOutcome {
+    const name = ns.metadata!.name!;
+    const done: NamespaceOrigin = { ...origin, rolledBackAt: formatTime(now) };
     return {
       entry: { name, state: NS_ROLLED_BACK, step, from, ...(message ? { message } : {}) },
       restarts: [],
       rolling: 0,
       write: async () => {
         await this.d.writer.mergePatch(nsRef(name), {
-          metadata: { resourceVersion: ns.metadata?.resourceVersion, annotations: { [ANNOTATION_ORIGIN]: null } },
+          metadata: { resourceVersion: ns.metadata?.resourceVersion, annotations: { [ANNOTATION_ORIGIN]: JSON.stringify(done) } },
         });
       },
     };
+  }
+
+  /** Removes this migration's record from a returned namespace (when the MeshRevision is deleted). */
+  private async forget(ns: V1Namespace): Promise<void> {
+    await this.d.writer.mergePatch(nsRef(ns.metadata!.name!), {
+      metadata: { resourceVersion: ns.metadata?.resourceVersion, annotations: { [ANNOTATION_ORIGIN]: null } },
+    });
   }
 
   private workloadOutcome(
@@ -428,12 +456,25 @@ export class MigrationExecutor {
     };
   }
 
-  /** Events for namespaces that reached Migrated, RolledBack or Failed since the last status. */
-  private announce(mrev: MeshRevision, before: readonly NamespaceMigrationStatus[], after: readonly NamespaceMigrationStatus[]): void {
+  /** Events (and duration metrics) for namespaces that reached Migrated, RolledBack or Failed since the last status. */
+  private announce(
+    mrev: MeshRevision,
+    before: readonly NamespaceMigrationStatus[],
+    after: readonly NamespaceMigrationStatus[],
+    namespaces: Map<string, V1Namespace>,
+    now: Date,
+  ): void {
     const prev = new Map(before.map((e) => [e.name, e.state]));
+    const since = (name: string, key: 'movedAt' | 'returnedAt') => {
+      const ns = namespaces.get(name);
+      const at = ns ? readOrigin(ns)?.[key] : undefined;
+      return at ? (now.getTime() - Date.parse(at)) / 1000 : undefined;
+    };
     const ref = { apiVersion: mrev.apiVersion ?? 'meshrev.io/v1alpha1', kind: mrev.kind ?? 'MeshRevision', metadata: { name: mrev.metadata.name, uid: mrev.metadata.uid } };
     for (const e of after) {
       if (prev.get(e.name) === e.state) continue;
+      const took = e.state === NS_MIGRATED ? since(e.name, 'movedAt') : e.state === NS_ROLLED_BACK ? since(e.name, 'returnedAt') : undefined;
+      if (took !== undefined && took >= 0) this.d.metrics?.namespaceDone(e.state === NS_MIGRATED ? 'forward' : 'rollback', took);
       if (e.state === NS_MIGRATED) void this.d.events.normal(ref, 'NamespaceMigrated', `namespace ${e.name} moved from ${e.from} to ${mrev.spec.revision}; ${e.verified ?? 0} workload(s) verified`);
       if (e.state === NS_ROLLED_BACK) void this.d.events.normal(ref, 'NamespaceRolledBack', `namespace ${e.name} returned to ${e.from}`);
       if (e.state === NS_FAILED) void this.d.events.warning(ref, 'NamespaceFailed', `namespace ${e.name}: ${e.message ?? 'failed'}`);

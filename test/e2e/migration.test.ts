@@ -91,6 +91,9 @@ describe('canary migration', function () {
       expect(done.status?.migration?.steps?.map((s) => s.target)).to.deep.equal([1, 5, 10]);
       expect(done.status?.migration?.counts).to.include({ eligible: 10, migrated: 10, failed: 0 });
       expect(done.status?.conditions?.find((x) => x.type === 'Ready')?.status).to.equal('True');
+      const metrics = (await op!.metrics.render()).body;
+      expect(metrics).to.match(new RegExp(`meshrev_migration_namespaces\\{meshrevision="${m.newRev}",state="Migrated"\\} 10`));
+      expect(metrics).to.match(/meshrev_namespace_migration_duration_seconds_count\{direction="forward"\} ([1-9]\d+)/);
 
       for (const ns of eligible) {
         expect(await namespaceLabels(c, ns), ns).to.deep.equal({ 'istio.io/rev': m.newRev });
@@ -124,9 +127,12 @@ describe('canary migration', function () {
       const back = await waitMigrationPhase(c, m.newRev, 'RolledBack', 180_000);
       expect(back.status?.migration?.counts?.rolledBack).to.equal(10);
       expect(back.status?.conditions?.find((x) => x.type === 'Stalled')?.reason).to.equal('MigrationRolledBack');
+      expect(back.status?.phase).to.equal('RolledBack');
+      expect(back.status?.migration?.summary).to.equal('10/10 rolled back');
       for (const ns of eligible) {
         expect(await namespaceLabels(c, ns), ns).to.deep.equal(originLabels.get(ns));
-        expect((await c.core.readNamespace({ name: ns })).metadata?.annotations?.[ANNOTATION_ORIGIN], `${ns} origin forgotten`).to.equal(undefined);
+        const record = JSON.parse((await c.core.readNamespace({ name: ns })).metadata?.annotations?.[ANNOTATION_ORIGIN] ?? '{}') as { rolledBackAt?: string };
+        expect(record.rolledBackAt, `${ns} marked rolled back`).to.be.a('string');
         const pods = await waitSettled(c, ns, expectedPods.get(ns)!);
         for (const p of pods.filter((x) => x.app !== 'legacy' && x.app !== 'manual')) expect(p.revision, `${ns}/${p.name}`).to.equal(m.oldRev);
         for (const [w, n] of Object.entries(await rolloutCounts(c, ns))) expect(n, `${ns} ${w} rollouts`).to.equal(w === 'Deployment/legacy' ? 1 : 3);
@@ -209,6 +215,7 @@ describe('canary migration', function () {
       expect(await c.admission.readMutatingWebhookConfiguration({ name: `meshrev-sidecar-injector-${m.newRev}` }).catch(() => undefined)).to.equal(undefined);
       for (const [i, ns] of names.entries()) {
         expect(await namespaceLabels(c, ns)).to.deep.equal(origins[i]);
+        expect((await c.core.readNamespace({ name: ns })).metadata?.annotations?.[ANNOTATION_ORIGIN], `${ns} record removed with the MeshRevision`).to.equal(undefined);
         expect((await waitSettled(c, ns, 1))[0]?.revision).to.equal(m.oldRev);
       }
     });

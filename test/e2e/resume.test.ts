@@ -90,4 +90,14 @@ describe('an operator killed mid-migration', function () {
       for (const [w, n] of Object.entries(await rolloutCounts(c, ns))) expect(n, `${ns} ${w} restarted exactly once`).to.equal(2);
     }
   });
+
+  it('shuts down gracefully on SIGTERM with exit code 0', async function () {
+    const running = proc!;
+    // Let the fresh process finish starting (caches synced) so SIGTERM meets its handler.
+    await new Promise((r) => setTimeout(r, 3000));
+    const exit = await running.stop();
+    expect(exit, `exit of the operator; its last output:\n${running.output().slice(-800)}`).to.deep.equal({ code: 0, signal: null });
+    expect(running.output()).to.match(/"message":"stopped"/);
+    proc = spawnOperator(kubeconfig);
+  });
 });

@@ -73,8 +73,8 @@ export interface OperatorProcess {
   output(): string;
   /** SIGKILL: no shutdown code runs, as when a node dies. Resolves once the process is gone. */
   kill(): Promise<void>;
-  /** SIGTERM and wait for a graceful exit. */
-  stop(): Promise<number | null>;
+  /** SIGTERM and wait for the exit: its code, or the signal that ended it. */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 /** Runs `meshrev operator` (dist/src/cli/main.js) as a child process with the given kubeconfig, on loopback. */
@@ -87,7 +87,9 @@ export function spawnOperator(kubeconfig: string, extraArgs: string[] = []): Ope
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     output: () => out,
