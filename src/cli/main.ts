@@ -10,6 +10,8 @@ import * as checkInject from './commands/check-inject.js';
 import * as injector from './commands/injector.js';
 import * as kubeInject from './commands/kube-inject.js';
 import * as operator from './commands/operator.js';
+import * as plan from './commands/plan.js';
+import * as status from './commands/status.js';
 import { exitCodeOf, formatError } from './errors.js';
 
 export interface CommandModule {
@@ -17,7 +19,7 @@ export interface CommandModule {
 }
 
 /** Every command, in help order. Add a command by adding its module here. */
-export const COMMANDS: readonly CommandModule[] = [operator, injector, kubeInject, checkInject];
+export const COMMANDS: readonly CommandModule[] = [operator, injector, status, plan, kubeInject, checkInject];
 
 /** Where output goes (default: the process's stdout and stderr). */
 export interface MainIO {

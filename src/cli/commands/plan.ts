@@ -1,0 +1,87 @@
+// `meshrev plan -f mrev.yaml`: a dry run of a MeshRevision's migration
+// against the cluster as it is now — its steps, the namespaces each moves, the
+// workloads each would restart or leave alone, the pods it would only report —
+// computed by the operator's own planner. Validation errors stop it before
+// anything is read from the cluster.
+import type { Command } from 'commander';
+import { parseAllDocuments } from 'yaml';
+import { KIND, type MeshRevision } from '../../api/meshrevision.js';
+import { isPlainObject } from '../../injector/merge.js';
+import { validateMeshRevision } from '../../policy/validation.js';
+import { CliError } from '../errors.js';
+import { outputOf } from '../io.js';
+import { buildPlan, formatPlanText, planJson } from '../plan-view.js';
+import { readInput } from './kube-inject.js';
+import { parseOutputFormat } from './status.js';
+
+interface Options {
+  filename: string;
+  kubeconfig?: string;
+  context?: string;
+  output: string;
+}
+
+/**
+ * The one MeshRevision in a YAML text (a single document, or the one of kind
+ * MeshRevision among several), validated; throws a CliError with exit code 2
+ * naming every bad field.
+ */
+export function readMeshRevisionFile(text: string, source: string): MeshRevision {
+  const docs: unknown[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length) throw new CliError(`${source}: invalid YAML: ${doc.errors[0]?.message ?? ''}`, 2);
+    const js: unknown = doc.toJS();
+    if (js !== null && js !== undefined) docs.push(js);
+  }
+  const mrevs = docs.length === 1 ? docs : docs.filter((d) => isPlainObject(d) && d['kind'] === KIND);
+  if (mrevs.length !== 1) {
+    throw new CliError(
+      mrevs.length === 0 ? `${source}: no ${KIND} found` : `${source}: ${mrevs.length} ${KIND}s found; plan one at a time`,
+      2,
+    );
+  }
+  const obj = mrevs[0];
+  const errors = validateMeshRevision(obj);
+  if (errors.length > 0) {
+    const lines = errors.map((e) => `  ${e.field || '(object)'}: ${e.message}`).join('\n');
+    throw new CliError(`${source} is not a valid ${KIND} (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${lines}`, 2);
+  }
+  const mrev = obj as MeshRevision;
+  if (!mrev.spec.migration) {
+    throw new CliError(`${source}: ${KIND} ${mrev.metadata.name ?? ''} has no spec.migration: nothing to plan`, 2,
+      'add spec.migration (from, steps) to plan moving namespaces to this revision');
+  }
+  return mrev;
+}
+
+export function register(program: Command): void {
+  program
+    .command('plan')
+    .description('Dry-run a MeshRevision\'s migration: the steps, the namespaces each moves, the workloads it would restart')
+    .requiredOption('-f, --filename <file>', 'MeshRevision manifest (YAML; - reads stdin)')
+    .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
+    .option('--context <context>', 'kubeconfig context to use')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .action(async (opts: Options, cmd: Command) => {
+      const io = outputOf(cmd);
+      const format = parseOutputFormat(opts.output);
+      const mrev = readMeshRevisionFile(await readInput(opts.filename), opts.filename === '-' ? 'stdin' : opts.filename);
+      // Loaded only once the file is valid: a bad file never touches the cluster.
+      const { readMeshViewFromCluster } = await import('../../kube/mesh-view.js');
+      const view = await readMeshViewFromCluster({
+        workloads: true,
+        ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+        ...(opts.context !== undefined ? { context: opts.context } : {}),
+      });
+      const report = buildPlan({
+        meshRevision: mrev,
+        namespaces: view.namespaces,
+        pods: view.pods,
+        workloads: view.workloads,
+        now: new Date(),
+        clusterMeshRevisions: view.meshRevisions,
+        webhooks: view.webhooks,
+      });
+      io.out(format === 'json' ? `${JSON.stringify(planJson(report), null, 2)}\n` : formatPlanText(report));
+    });
+}

@@ -1,0 +1,433 @@
+// Pure: the `meshrev status` report, from what the cluster holds
+// (MeshRevisions with their status, namespaces, pods, revision webhooks).
+// Three parts: the revisions, the namespaces that use injection (which
+// revision their labels select and which ones their pods actually run — a
+// condensed `istioctl proxy-status`), and the migrations with their progress.
+// No I/O: src/kube/mesh-view.ts reads, src/cli/commands/status.ts prints.
+import type { V1MutatingWebhookConfiguration, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import {
+  ANNOTATION_ISTIO_REV,
+  LABEL_ISTIO_INJECTION,
+  LABEL_ISTIO_REV,
+  LABEL_ISTIO_TAG,
+  LABEL_MANAGED_BY_MESHREVISION,
+  LABEL_SIDECAR_INJECT,
+} from '../api/labels.js';
+import { CONDITION_READY, CRD_NAME, inUseSummary, type MeshRevision } from '../api/meshrevision.js';
+import { FROM_DEFAULT, NS_ROLLED_BACK, NS_ROLLING_BACK, type MigrationCounts } from '../api/migration.js';
+import { findCondition } from '../policy/conditions.js';
+import { readOrigin, sourceOf } from '../policy/migration.js';
+import { describeEntry } from '../policy/webhooks.js';
+
+/** The PODS key for live pods without an `istio.io/rev` annotation. */
+export const UNINJECTED = 'uninjected';
+/** Migration state shown for a namespace known only by its origin annotation (no MeshRevision status lists it). */
+export const NS_MOVED = 'Moved';
+/** Phase of a revision row whose webhook configuration meshrev does not manage (e.g. istiod's Helm chart). */
+export const PHASE_UNMANAGED = 'Unmanaged';
+/** Phase of a revision row that only running pods name: nothing serves it any more. */
+export const PHASE_NO_WEBHOOK = 'NoWebhook';
+
+export interface StatusInput {
+  meshRevisions: readonly MeshRevision[];
+  /** False when the cluster does not serve the MeshRevision CRD (default true). */
+  crdInstalled?: boolean;
+  namespaces: readonly V1Namespace[];
+  pods: readonly V1Pod[];
+  /** MutatingWebhookConfigurations labelled istio.io/rev: revisions and tags meshrev does not manage. */
+  webhooks?: readonly V1MutatingWebhookConfiguration[];
+  /** Only this namespace in the namespaces part (-n). */
+  namespace?: string;
+}
+
+export interface ReadyState {
+  status: string;
+  reason: string;
+  message: string;
+}
+
+export interface RevisionRow {
+  /** null for a revision no MeshRevision declares (served by an unmanaged webhook, or only named by pods). */
+  meshRevision: string | null;
+  revision: string;
+  /** Holds the default (status.defaultRevision), i.e. serves istio-injection=enabled. */
+  default: boolean;
+  /** Tags in effect (status.activeTags). */
+  tags: string[];
+  /** status.phase; Unmanaged / NoWebhook for rows without a MeshRevision; "" when not yet reconciled. */
+  phase: string;
+  /** The Ready condition; null when absent. */
+  ready: ReadyState | null;
+  /** status.inUse.summary, or computed from the pods for rows without a MeshRevision. */
+  inUse: string;
+  /** "migrated/eligible phase", e.g. "7/10 Progressing"; null without a migration. */
+  migration: string | null;
+}
+
+export interface NamespaceMigration {
+  meshRevision: string;
+  state: string;
+  /** 1-based step of the migration the namespace belongs to. */
+  step?: number;
+  /** Where it came from: "default" or a revision/tag. */
+  from?: string;
+  message?: string;
+}
+
+export interface NamespaceRow {
+  name: string;
+  /** The injection labels present on the namespace. */
+  labels: { 'istio-injection'?: string; 'istio.io/rev'?: string };
+  /** What the labels select: "default", a tag or a revision; null when they inject nothing (none, or istio-injection=disabled). */
+  selects: string | null;
+  /** The revision serving `selects` (tags and default resolved); null when nothing is selected or nothing serves it. */
+  revision: string | null;
+  /** Live pods by the revision that injected them (`istio.io/rev` annotation), plus "uninjected"; keys sorted. */
+  pods: Record<string, number>;
+  /** Live pods that would get another revision (or none) if recreated now. */
+  stalePods: number;
+  /** True when every live pod runs what its labels select now. False also when the labels select something nothing serves. */
+  inSync: boolean;
+  migration: NamespaceMigration | null;
+}
+
+export interface MigrationRow {
+  meshRevision: string;
+  revision: string;
+  /** spec.migration.from. */
+  from: string[];
+  phase: string | null;
+  currentStep: number | null;
+  steps: number;
+  counts: MigrationCounts;
+  /** "[#####---------------] 3/12" (migrated of eligible). */
+  progress: string;
+  rollbackReason?: string;
+}
+
+export interface StatusReport {
+  crdInstalled: boolean;
+  revisions: RevisionRow[];
+  namespaces: NamespaceRow[];
+  migrations: MigrationRow[];
+}
+
+// ---------------------------------------------------------------------------
+// Resolution
+
+/**
+ * Which revision serves a namespace/pod label value: "default" → the
+ * MeshRevision holding the default; a tag → the one whose status.activeTags
+ * has it; a revision → itself. MeshRevisions' status first; webhook
+ * configurations meshrev does not manage (istio.io/rev, istio.io/tag labels,
+ * upstream entry names) as a fallback, so a chart-installed revision resolves too.
+ */
+export function revisionResolver(
+  meshRevisions: readonly MeshRevision[],
+  webhooks: readonly V1MutatingWebhookConfiguration[] = [],
+): (value: string) => string | undefined {
+  const unmanaged = webhooks.filter((w) => w.metadata?.labels?.[LABEL_MANAGED_BY_MESHREVISION] === undefined);
+  return (value) => {
+    if (value === FROM_DEFAULT) {
+      const holder = meshRevisions.find((m) => m.status?.defaultRevision === true);
+      if (holder) return holder.spec.revision;
+      const w = unmanaged.find((c) => (c.webhooks ?? []).some((e) => describeEntry(e.name)?.kind === 'default'));
+      return w?.metadata?.labels?.[LABEL_ISTIO_REV];
+    }
+    if (meshRevisions.some((m) => m.spec.revision === value)) return value;
+    const tagged = meshRevisions.find((m) => (m.status?.activeTags ?? []).includes(value));
+    if (tagged) return tagged.spec.revision;
+    for (const c of unmanaged) {
+      const rev = c.metadata?.labels?.[LABEL_ISTIO_REV];
+      if (rev === undefined) continue;
+      if (rev === value) return rev;
+      if (c.metadata?.labels?.[LABEL_ISTIO_TAG] === value) return rev;
+      if ((c.webhooks ?? []).some((e) => describeEntry(e.name)?.tag === value)) return rev;
+    }
+    return undefined;
+  };
+}
+
+function isLive(p: V1Pod): boolean {
+  return !p.metadata?.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
+}
+
+/**
+ * The revision a pod would get if it were created now (DESIGN.md §1): null for
+ * none, undefined when its labels select a value nothing serves. Ignores
+ * enableNamespacesByDefault (a mesh setting the cluster does not show).
+ */
+function expectedRevisionOf(nsLabels: Record<string, string>, pod: V1Pod, resolve: (v: string) => string | undefined): string | null | undefined {
+  const labels = pod.metadata?.labels ?? {};
+  if (labels[LABEL_SIDECAR_INJECT] === 'false' || pod.metadata?.annotations?.[LABEL_SIDECAR_INJECT] === 'false') return null;
+  if (pod.spec?.hostNetwork === true) return null;
+  const fromNamespace = sourceOf(nsLabels);
+  if (nsLabels[LABEL_ISTIO_INJECTION] !== undefined && fromNamespace === undefined) return null; // istio-injection=disabled
+  // A namespace's istio.io/rev beats a pod's; pod labels count only without namespace labels.
+  const value = fromNamespace ?? labels[LABEL_ISTIO_REV] ?? (labels[LABEL_SIDECAR_INJECT] === 'true' ? FROM_DEFAULT : undefined);
+  if (value === undefined) return null;
+  return resolve(value);
+}
+
+// ---------------------------------------------------------------------------
+// Report
+
+/** `[####----------------] 3/12`: `width` cells, full only when done === total. */
+export function progressBar(done: number, total: number, width = 20): string {
+  const d = Math.max(0, Math.min(done, total));
+  const filled = total > 0 ? Math.floor((width * d) / total) : 0;
+  return `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total}`;
+}
+
+const ZERO_COUNTS: MigrationCounts = { eligible: 0, migrated: 0, inProgress: 0, failed: 0, rolledBack: 0 };
+
+function byString(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function migrationSummary(m: MeshRevision): string | null {
+  const st = m.status?.migration;
+  if (!st && !m.spec.migration) return null;
+  const summary = st?.summary ?? (st?.counts ? `${st.counts.migrated}/${st.counts.eligible}` : '0/?');
+  return `${summary} ${st?.phase ?? 'Pending'}`;
+}
+
+function revisionRows(input: StatusInput, pods: readonly V1Pod[]): RevisionRow[] {
+  const rows: RevisionRow[] = input.meshRevisions.map((m) => {
+    const ready = findCondition(m.status?.conditions, CONDITION_READY);
+    return {
+      meshRevision: m.metadata.name ?? '',
+      revision: m.spec.revision,
+      default: m.status?.defaultRevision === true,
+      tags: [...(m.status?.activeTags ?? [])].sort(byString),
+      phase: m.status?.phase ?? '',
+      ready: ready ? { status: ready.status, reason: ready.reason, message: ready.message } : null,
+      inUse: m.status?.inUse?.summary ?? '',
+      migration: migrationSummary(m),
+    };
+  });
+  const declared = new Set(input.meshRevisions.map((m) => m.spec.revision));
+  // Revisions meshrev does not declare: from unmanaged webhooks, then from pods alone.
+  const extra = new Map<string, { phase: string; tags: Set<string>; isDefault: boolean }>();
+  for (const c of input.webhooks ?? []) {
+    const labels = c.metadata?.labels ?? {};
+    const rev = labels[LABEL_ISTIO_REV];
+    if (rev === undefined || labels[LABEL_MANAGED_BY_MESHREVISION] !== undefined || declared.has(rev)) continue;
+    const row = extra.get(rev) ?? { phase: PHASE_UNMANAGED, tags: new Set<string>(), isDefault: false };
+    if (labels[LABEL_ISTIO_TAG] !== undefined) row.tags.add(labels[LABEL_ISTIO_TAG]);
+    for (const e of c.webhooks ?? []) {
+      const d = describeEntry(e.name);
+      if (d?.kind === 'default') row.isDefault = true;
+      if (d?.tag !== undefined) row.tags.add(d.tag);
+    }
+    extra.set(rev, row);
+  }
+  for (const p of pods) {
+    const rev = p.metadata?.annotations?.[ANNOTATION_ISTIO_REV];
+    if (rev !== undefined && !declared.has(rev) && !extra.has(rev)) extra.set(rev, { phase: PHASE_NO_WEBHOOK, tags: new Set(), isDefault: false });
+  }
+  for (const [rev, x] of [...extra].sort(([a], [b]) => byString(a, b))) {
+    const onRev = pods.filter((p) => p.metadata?.annotations?.[ANNOTATION_ISTIO_REV] === rev);
+    const nsCount = new Set(onRev.map((p) => p.metadata?.namespace ?? '')).size;
+    rows.push({
+      meshRevision: null,
+      revision: rev,
+      // A MeshRevision holding the default wins; an unmanaged default entry then competes with it.
+      default: x.isDefault,
+      tags: [...x.tags].sort(byString),
+      phase: x.phase,
+      ready: null,
+      inUse: inUseSummary(nsCount, onRev.length),
+      migration: null,
+    });
+  }
+  return rows;
+}
+
+function namespaceMigration(ns: V1Namespace, meshRevisions: readonly MeshRevision[]): NamespaceMigration | null {
+  const name = ns.metadata?.name ?? '';
+  const origin = readOrigin(ns);
+  const entries = meshRevisions.flatMap((m) =>
+    (m.status?.migration?.namespaces ?? []).filter((e) => e.name === name).map((e) => ({ mrev: m.metadata.name ?? '', e })));
+  // The migration that recorded the origin owns the namespace; otherwise one still acting on it.
+  const pick = entries.find((x) => x.mrev === origin?.meshRevision) ?? entries.find((x) => x.e.state !== NS_ROLLED_BACK) ?? entries[0];
+  if (pick) {
+    return {
+      meshRevision: pick.mrev,
+      state: pick.e.state,
+      step: pick.e.step,
+      ...(pick.e.from !== undefined ? { from: pick.e.from } : {}),
+      ...(pick.e.message !== undefined ? { message: pick.e.message } : {}),
+    };
+  }
+  if (origin) {
+    const state = origin.rolledBackAt ? NS_ROLLED_BACK : origin.returnedAt ? NS_ROLLING_BACK : NS_MOVED;
+    return { meshRevision: origin.meshRevision, state, from: sourceOf(origin.labels) ?? 'none' };
+  }
+  return null;
+}
+
+function namespaceRows(input: StatusInput, pods: readonly V1Pod[], resolve: (v: string) => string | undefined): NamespaceRow[] {
+  const podsByNs = new Map<string, V1Pod[]>();
+  for (const p of pods) {
+    const ns = p.metadata?.namespace ?? '';
+    const list = podsByNs.get(ns) ?? [];
+    list.push(p);
+    podsByNs.set(ns, list);
+  }
+  const rows: NamespaceRow[] = [];
+  for (const ns of input.namespaces) {
+    const name = ns.metadata?.name;
+    if (!name || (input.namespace !== undefined && name !== input.namespace)) continue;
+    const labels = ns.metadata?.labels ?? {};
+    const injectionLabels: NamespaceRow['labels'] = {};
+    if (labels[LABEL_ISTIO_INJECTION] !== undefined) injectionLabels['istio-injection'] = labels[LABEL_ISTIO_INJECTION];
+    if (labels[LABEL_ISTIO_REV] !== undefined) injectionLabels['istio.io/rev'] = labels[LABEL_ISTIO_REV];
+    const selects = sourceOf(labels) ?? null;
+    const revision = selects === null ? null : (resolve(selects) ?? null);
+    const counts: Record<string, number> = {};
+    let stale = 0;
+    let injected = 0;
+    for (const p of podsByNs.get(name) ?? []) {
+      const actual = p.metadata?.annotations?.[ANNOTATION_ISTIO_REV];
+      if (actual !== undefined) injected++;
+      const key = actual ?? UNINJECTED;
+      counts[key] = (counts[key] ?? 0) + 1;
+      const expected = expectedRevisionOf(labels, p, resolve);
+      if (expected === undefined || (expected ?? UNINJECTED) !== key) stale++;
+    }
+    const migration = namespaceMigration(ns, input.meshRevisions);
+    const relevant = Object.keys(injectionLabels).length > 0 || injected > 0 || stale > 0 || migration !== null;
+    if (!relevant) continue;
+    const sortedCounts = Object.fromEntries(Object.entries(counts).sort(([a], [b]) => byString(a, b)));
+    rows.push({
+      name,
+      labels: injectionLabels,
+      selects,
+      revision,
+      pods: sortedCounts,
+      stalePods: stale,
+      inSync: stale === 0 && !(selects !== null && revision === null),
+      migration,
+    });
+  }
+  return rows.sort((a, b) => byString(a.name, b.name));
+}
+
+function migrationRows(meshRevisions: readonly MeshRevision[]): MigrationRow[] {
+  const rows: MigrationRow[] = [];
+  for (const m of meshRevisions) {
+    const st = m.status?.migration;
+    if (!st && !m.spec.migration) continue;
+    const counts = { ...ZERO_COUNTS, ...(st?.counts ?? {}) };
+    rows.push({
+      meshRevision: m.metadata.name ?? '',
+      revision: m.spec.revision,
+      from: [...(m.spec.migration?.from ?? [])],
+      phase: st?.phase ?? null,
+      currentStep: st?.currentStep ?? null,
+      steps: st?.steps?.length ?? 0,
+      counts,
+      progress: progressBar(counts.migrated, counts.eligible),
+      ...(st?.rollbackReason !== undefined ? { rollbackReason: st.rollbackReason } : {}),
+    });
+  }
+  return rows;
+}
+
+/** Builds the report. Deterministic: every list is sorted (revisions: MeshRevisions by name, then the others by revision). */
+export function buildStatusReport(input: StatusInput): StatusReport {
+  const pods = input.pods.filter(isLive);
+  const resolve = revisionResolver(input.meshRevisions, input.webhooks ?? []);
+  const meshRevisions = [...input.meshRevisions].sort((a, b) => byString(a.metadata.name ?? '', b.metadata.name ?? ''));
+  const sorted = { ...input, meshRevisions };
+  return {
+    crdInstalled: input.crdInstalled ?? true,
+    revisions: revisionRows(sorted, pods),
+    namespaces: namespaceRows(sorted, pods, resolve),
+    migrations: migrationRows(meshRevisions),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Text
+
+/** Aligned columns, two spaces apart, no trailing spaces (kubectl get style). */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+function dash(s: string | null | undefined): string {
+  return s === null || s === undefined || s === '' ? '-' : s;
+}
+
+function readyText(r: ReadyState | null): string {
+  if (!r) return '-';
+  return r.status === 'True' ? 'True' : `${r.status} (${r.reason})`;
+}
+
+function labelsText(l: NamespaceRow['labels']): string {
+  const parts = Object.entries(l).map(([k, v]) => `${k}=${v}`);
+  return parts.length ? parts.join(',') : '-';
+}
+
+function revisionText(r: NamespaceRow): string {
+  if (r.selects === null) return '-';
+  return r.revision ?? `(nothing serves ${r.selects})`;
+}
+
+function podsText(pods: Record<string, number>): string {
+  const parts = Object.entries(pods).map(([k, v]) => `${k}: ${v}`);
+  return parts.length ? parts.join(', ') : '-';
+}
+
+function syncText(r: NamespaceRow): string {
+  if (r.inSync) return 'yes';
+  if (r.selects !== null && r.revision === null) return 'NO (unserved)';
+  return `NO (${r.stalePods} stale)`;
+}
+
+function nsMigrationText(m: NamespaceMigration | null): string {
+  if (!m) return '-';
+  return `${m.meshRevision}: ${m.state}${m.step ? ` (step ${m.step})` : ''}`;
+}
+
+function stepText(r: MigrationRow): string {
+  return r.currentStep !== null ? `${r.currentStep}/${r.steps}` : '-';
+}
+
+/** The human report: revisions, namespaces, migrations, each an aligned table. */
+export function formatStatusText(report: StatusReport): string {
+  const parts: string[] = [];
+  if (!report.crdInstalled) {
+    parts.push(`The MeshRevision CRD (${CRD_NAME}) is not installed: showing webhooks and pods only.\n`);
+  }
+  parts.push(report.revisions.length === 0
+    ? 'No revisions: no MeshRevision, no revision webhook, no injected pod.\n'
+    : formatTable(
+      ['MESHREVISION', 'REVISION', 'DEFAULT', 'TAGS', 'PHASE', 'READY', 'IN USE', 'MIGRATION'],
+      report.revisions.map((r) => [
+        dash(r.meshRevision), r.revision, r.default ? 'yes' : 'no', r.tags.length ? r.tags.join(',') : '-',
+        dash(r.phase), readyText(r.ready), dash(r.inUse), dash(r.migration),
+      ]),
+    ));
+  parts.push(report.namespaces.length === 0
+    ? 'No namespace is labelled for injection or runs injected pods.\n'
+    : formatTable(
+      ['NAMESPACE', 'LABELS', 'SELECTS', 'REVISION', 'PODS', 'IN SYNC', 'MIGRATION'],
+      report.namespaces.map((n) => [n.name, labelsText(n.labels), dash(n.selects), revisionText(n), podsText(n.pods), syncText(n), nsMigrationText(n.migration)]),
+    ));
+  if (report.migrations.length > 0) {
+    const reasons = report.migrations.filter((m) => m.rollbackReason).map((m) => `${m.meshRevision}: rollback reason: ${m.rollbackReason}\n`);
+    parts.push(formatTable(
+      ['MIGRATION', 'REVISION', 'FROM', 'PROGRESS', 'IN PROGRESS', 'FAILED', 'PHASE', 'STEP'],
+      report.migrations.map((m) => [
+        m.meshRevision, m.revision, m.from.length ? m.from.join(',') : '-', m.progress,
+        String(m.counts.inProgress), String(m.counts.failed), dash(m.phase), stepText(m),
+      ]),
+    ) + reasons.join(''));
+  }
+  return parts.join('\n');
+}

@@ -1,0 +1,272 @@
+import type { V1Deployment, V1Namespace, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import type { MeshRevision } from '../../../src/api/meshrevision.js';
+import { readMeshRevisionFile } from '../../../src/cli/commands/plan.js';
+import { CliError } from '../../../src/cli/errors.js';
+import { main } from '../../../src/cli/main.js';
+import { buildPlan, formatPlanText, planJson, type PlanInput } from '../../../src/cli/plan-view.js';
+import type { Workload } from '../../../src/policy/migration.js';
+
+// ---------------------------------------------------------------------------
+// Fixtures built in code: namespaces on the default revision (1-20) and on a
+// tag, one already moved by this MeshRevision, and some that never move.
+
+const NOW = new Date('2024-05-01T12:00:00Z');
+
+function target(migration: MeshRevision['spec']['migration']): MeshRevision {
+  return {
+    apiVersion: 'meshrev.io/v1alpha1',
+    kind: 'MeshRevision',
+    metadata: { name: '1-21' },
+    spec: { revision: '1-21', injector: { service: { name: 'istiod-1-21' } }, ...(migration ? { migration } : {}) },
+  };
+}
+
+function ns(name: string, labels: Record<string, string> = {}, annotations: Record<string, string> = {}): V1Namespace {
+  return { metadata: { name, labels, annotations } };
+}
+
+function pod(namespace: string, name: string, opts: { app?: string; rev?: string; owner?: { kind: string; name: string } } = {}): V1Pod {
+  return {
+    metadata: {
+      name,
+      namespace,
+      labels: opts.app ? { app: opts.app } : {},
+      annotations: opts.rev ? { 'istio.io/rev': opts.rev } : {},
+      ...(opts.owner ? { ownerReferences: [{ apiVersion: 'v1', kind: opts.owner.kind, name: opts.owner.name, uid: 'u', controller: true }] } : {}),
+    },
+    status: { phase: 'Running' },
+  };
+}
+
+function deployment(namespace: string, name: string, tmpl: { labels?: Record<string, string>; annotations?: Record<string, string> } = {}): Workload {
+  const d: V1Deployment = {
+    metadata: { name, namespace, generation: 1 },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name, ...(tmpl.labels ?? {}) }, annotations: tmpl.annotations ?? {} }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+    },
+    status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 },
+  };
+  return { ...d, kind: 'Deployment' };
+}
+
+function statefulSet(namespace: string, name: string, tmplLabels: Record<string, string> = {}): Workload {
+  const s: V1StatefulSet = {
+    metadata: { name, namespace, generation: 1 },
+    spec: {
+      replicas: 1,
+      serviceName: name,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name, ...tmplLabels } }, spec: { containers: [{ name: 'c', image: 'x' }] } },
+    },
+    status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1, currentRevision: 'r1', updateRevision: 'r1' },
+  };
+  return { ...s, kind: 'StatefulSet' };
+}
+
+const origin = JSON.stringify({ meshRevision: '1-21', revision: '1-21', labels: { 'istio-injection': 'enabled' } });
+
+function input(migration: MeshRevision['spec']['migration'] = { from: ['default', 'stable'], steps: [{ namespaces: 1, pause: '30s' }, { percent: 100 }] }): PlanInput {
+  return {
+    meshRevision: target(migration),
+    now: NOW,
+    namespaces: [
+      ns('shop', { 'istio-injection': 'enabled' }),
+      ns('cart', { 'istio.io/rev': 'stable' }),
+      ns('early', { 'istio.io/rev': '1-21' }, { 'meshrev.io/origin': origin }),
+      ns('pinned-rev', { 'istio.io/rev': '1-19' }),
+      ns('off', { 'istio-injection': 'disabled' }),
+      ns('done', { 'istio.io/rev': '1-21' }),
+      ns('kube-system', { 'istio-injection': 'enabled' }),
+      ns('plain'),
+      ns('other-plain'),
+    ],
+    workloads: [
+      deployment('shop', 'web'),
+      deployment('shop', 'legacy', { labels: { 'sidecar.istio.io/inject': 'false' } }),
+      statefulSet('shop', 'db', { 'istio.io/rev': '1-20' }),
+      deployment('cart', 'api'),
+      deployment('early', 'front'),
+    ],
+    pods: [
+      pod('shop', 'web-1', { app: 'web', rev: '1-20', owner: { kind: 'ReplicaSet', name: 'web-abc' } }),
+      pod('shop', 'legacy-1', { app: 'legacy', owner: { kind: 'ReplicaSet', name: 'legacy-abc' } }),
+      pod('shop', 'db-0', { app: 'db', rev: '1-20', owner: { kind: 'StatefulSet', name: 'db' } }),
+      pod('shop', 'debug', { rev: '1-20' }),
+      pod('shop', 'batch-x', { rev: '1-20', owner: { kind: 'Job', name: 'batch' } }),
+      pod('cart', 'api-1', { app: 'api', rev: '1-20', owner: { kind: 'ReplicaSet', name: 'api-abc' } }),
+      pod('early', 'front-1', { app: 'front', rev: '1-21', owner: { kind: 'ReplicaSet', name: 'front-abc' } }),
+    ],
+    clusterMeshRevisions: [
+      {
+        metadata: { name: '1-20' },
+        spec: { revision: '1-20', default: true, tags: ['stable'], injector: { service: { name: 'istiod-1-20' } } },
+        status: { defaultRevision: true, activeTags: ['stable'] },
+      },
+    ],
+  };
+}
+
+const NO_CONTROLLER = 'has no controller, not deleted (it would not come back): recreate it yourself to move it';
+
+describe('cli: meshrev plan view', function () {
+  it('prints exactly the documented JSON shape: steps with namespaces, restarts, skipped workloads and reported pods; then skipped namespaces', function () {
+    expect(planJson(buildPlan(input()))).to.deep.equal({
+      steps: [
+        {
+          index: 1,
+          target: 1,
+          pause: '30s',
+          namespaces: [{ name: 'early', from: 'default', restart: [], skipped: [], reported: [] }],
+        },
+        {
+          index: 2,
+          target: 3,
+          pause: null,
+          namespaces: [
+            { name: 'cart', from: 'stable', restart: ['Deployment/api'], skipped: [], reported: [] },
+            {
+              name: 'shop',
+              from: 'default',
+              restart: ['Deployment/web'],
+              skipped: [
+                { name: 'Deployment/legacy', reason: 'opted out (sidecar.istio.io/inject: "false")' },
+                { name: 'StatefulSet/db', reason: 'pinned by its pod template\'s istio.io/rev=1-20' },
+              ],
+              reported: [
+                { name: 'batch-x', reason: 'owned by Job batch, not restarted: recreate it through its controller to move it' },
+                { name: 'debug', reason: NO_CONTROLLER },
+              ],
+            },
+          ],
+        },
+      ],
+      skipped: [
+        { namespace: 'done', reason: 'already on 1-21' },
+        { namespace: 'kube-system', reason: 'system namespace' },
+        { namespace: 'off', reason: 'istio-injection=disabled' },
+        { namespace: 'other-plain', reason: 'no injection label' },
+        { namespace: 'pinned-rev', reason: 'on 1-19, not in spec.migration.from' },
+        { namespace: 'plain', reason: 'no injection label' },
+      ],
+    });
+  });
+
+  it('is deterministic: the same cluster listed in another order gives the same JSON', function () {
+    const a = input();
+    const b: PlanInput = { ...a, namespaces: [...a.namespaces].reverse(), pods: [...a.pods].reverse(), workloads: [...a.workloads].reverse() };
+    expect(JSON.stringify(planJson(buildPlan(b)))).to.equal(JSON.stringify(planJson(buildPlan(a))));
+  });
+
+  it('puts namespaces this MeshRevision already moved first, so they count toward the earliest step', function () {
+    const report = buildPlan(input());
+    expect(report.steps[0]?.namespaces.map((n) => [n.name, n.moved])).to.deep.equal([['early', true]]);
+    expect(report.steps[0]?.namespaces[0]?.done).to.deep.equal(['Deployment/front']);
+  });
+
+  it('implies a final 100% step when the written steps stop short', function () {
+    const report = buildPlan(input({ from: ['default', 'stable'], steps: [{ namespaces: 1, pause: 'indefinite' }] }));
+    expect(planJson(report).steps.map((s) => [s.index, s.target, s.pause])).to.deep.equal([[1, 1, 'indefinite'], [2, 3, null]]);
+  });
+
+  it('leaves out namespaces outside spec.migration.namespaceSelector', function () {
+    const i = input({ from: ['default', 'stable'], namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'shop' } } });
+    const json = planJson(buildPlan(i));
+    expect(json.steps.flatMap((s) => s.namespaces.map((n) => n.name))).to.deep.equal(['early', 'shop']);
+    expect(json.skipped).to.deep.include({ namespace: 'cart', reason: 'outside spec.migration.namespaceSelector' });
+  });
+
+  it('names the revision behind each from value and notes a MeshRevision not yet in the cluster', function () {
+    const report = buildPlan(input());
+    expect(report.from).to.deep.equal([{ value: 'default', revision: '1-20' }, { value: 'stable', revision: '1-20' }]);
+    expect(report.notes).to.deep.equal(['MeshRevision 1-21 is not in the cluster yet: applying the file starts this plan.']);
+  });
+
+  it('warns when another MeshRevision already declares the same revision', function () {
+    const i = input();
+    i.clusterMeshRevisions = [...(i.clusterMeshRevisions ?? []), { metadata: { name: 'canary' }, spec: { revision: '1-21', injector: { service: { name: 'x' } } } }];
+    expect(buildPlan(i).notes.join('\n')).to.contain('MeshRevision canary already declares revision 1-21');
+  });
+
+  it('prints each step with its namespaces, what restarts, what is left alone and why, and reported pods', function () {
+    const text = formatPlanText(buildPlan(input()));
+    expect(text).to.contain('MeshRevision 1-21: move 3 namespaces to revision 1-21 in 2 steps, from default (istio-injection=enabled) → 1-20; stable → 1-20\n');
+    expect(text).to.contain('Step 1: 1 namespace (1/3 in all), then soak 30s\n  early  from default  (already relabelled)\n    done    Deployment/front (already on 1-21)\n');
+    expect(text).to.contain('Step 2: 2 namespaces (3/3 in all)\n  cart  from stable\n    restart Deployment/api\n  shop  from default\n    restart Deployment/web\n');
+    expect(text).to.contain('    leave   Deployment/legacy: opted out (sidecar.istio.io/inject: "false")\n');
+    expect(text).to.contain(`    report  pod debug: ${NO_CONTROLLER}\n`);
+    expect(text).to.match(/Not migrated:\n {2}NAMESPACE\s+REASON\n {2}done\s+already on 1-21\n/);
+    expect(text).to.contain('  and 2 namespaces with no injection label (-o json lists them)\n');
+    expect(text).to.not.match(/^ {2}plain\b/m);
+  });
+
+  it('says when nothing would move', function () {
+    const i = input({ from: ['1-5'] });
+    i.namespaces = i.namespaces.filter((n) => n.metadata?.name !== 'early');
+    expect(formatPlanText(buildPlan(i))).to.contain('No namespace would move.');
+    expect(planJson(buildPlan(i)).steps).to.deep.equal([{ index: 1, target: 0, pause: null, namespaces: [] }]);
+  });
+
+  describe('reading the file', function () {
+    let dir: string;
+    before(function () {
+      dir = mkdtempSync(join(tmpdir(), 'meshrev-plan-'));
+    });
+    after(function () {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const file = (name: string, obj: unknown) => {
+      const p = join(dir, name);
+      writeFileSync(p, typeof obj === 'string' ? obj : stringify(obj));
+      return p;
+    };
+
+    async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+      let out = '';
+      let err = '';
+      const saved = process.exitCode;
+      const code = await main(args, { writeOut: (t) => { out += t; }, writeErr: (t) => { err += t; } });
+      process.exitCode = saved;
+      return { code, out, err };
+    }
+
+    it('rejects an invalid MeshRevision with exit code 2, naming each field, without reading the cluster', async function () {
+      const bad = target({ from: ['default'], steps: [{ percent: 150 }] });
+      (bad.spec as unknown as Record<string, unknown>)['revison'] = 'typo';
+      // A kubeconfig that does not exist: reading the cluster would fail differently (exit 1).
+      const r = await run('plan', '-f', file('bad.yaml', bad), '--kubeconfig', join(dir, 'missing-kubeconfig'));
+      expect(r.code).to.equal(2);
+      expect(r.out).to.equal('');
+      expect(r.err).to.contain('bad.yaml is not a valid MeshRevision (2 errors):');
+      expect(r.err).to.match(/ {2}spec\.revison: unknown field "revison".*did you mean "revision"\?/);
+      expect(r.err).to.match(/ {2}spec\.migration\.steps\[0\]\.percent: /);
+      expect(r.err).to.not.contain('kubeconfig');
+    });
+
+    it('rejects a MeshRevision without spec.migration with exit code 2', function () {
+      expect(() => readMeshRevisionFile(stringify(target(undefined)), 'm.yaml'))
+        .to.throw(CliError, 'm.yaml: MeshRevision 1-21 has no spec.migration: nothing to plan').with.property('exitCode', 2);
+    });
+
+    it('picks the MeshRevision out of a multi-document file and refuses two', function () {
+      const m = stringify(target({ from: ['default'] }));
+      const ns = 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n';
+      expect(readMeshRevisionFile(`${ns}---\n${m}`, 'f').metadata.name).to.equal('1-21');
+      expect(() => readMeshRevisionFile(`${m}---\n${m}`, 'f')).to.throw(CliError, '2 MeshRevisions found');
+      expect(() => readMeshRevisionFile(ns + '---\n' + ns, 'f')).to.throw(CliError, 'no MeshRevision found');
+      expect(() => readMeshRevisionFile('a: [', 'f')).to.throw(CliError, 'invalid YAML').with.property('exitCode', 2);
+    });
+
+    it('reports a file that does not exist', async function () {
+      const r = await run('plan', '-f', join(dir, 'nope.yaml'));
+      expect(r.code).to.equal(1);
+      expect(r.err).to.contain('nope.yaml: no such file or directory');
+    });
+  });
+});
