@@ -47,6 +47,14 @@ cluster-down: ## Stop the local cluster $(CLUSTER) and delete its state
 cluster-down-all: ## Stop every local cluster under $(MESHREV_CACHE)/clusters (e.g. after an interrupted test run)
 	$(LOCALCLUSTER)/cluster.sh down-all
 
+.PHONY: demo
+demo: build binaries ## Run the demo: local cluster, two injector revisions, a canary migration 1-20 -> 1-21 and its rollback (leaves it running)
+	hack/demo.sh up
+
+.PHONY: demo-down
+demo-down: ## Stop the demo's operator, injectors and cluster
+	hack/demo.sh down
+
 .PHONY: test-unit
 test-unit: build ## Run the fast unit tests (no cluster)
 	npx mocha --config test/.mocharc.unit.json
