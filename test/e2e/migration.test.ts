@@ -2,7 +2,14 @@
 // real admission through two loopback injectors, real rollouts (KWOK), the
 // operator running as its ServiceAccount.
 import { expect } from 'chai';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { ANNOTATION_ORIGIN } from '../../src/api/migration.js';
+import { main } from '../../src/cli/main.js';
+import type { PlanJson } from '../../src/cli/plan-view.js';
+import { E2E_KUBECONFIG_ENV } from '../support/kube.js';
 import type { RunningOperator } from '../../src/operator.js';
 import { clients, eventually, type Clients } from '../support/kube.js';
 import {
@@ -217,6 +224,53 @@ describe('canary migration', function () {
         expect(await namespaceLabels(c, ns)).to.deep.equal(origins[i]);
         expect((await c.core.readNamespace({ name: ns })).metadata?.annotations?.[ANNOTATION_ORIGIN], `${ns} record removed with the MeshRevision`).to.equal(undefined);
         expect((await waitSettled(c, ns, 1))[0]?.revision).to.equal(m.oldRev);
+      }
+    });
+  });
+
+  describe('meshrev plan', function () {
+    let mesh: Mesh | undefined;
+    let dir: string;
+    const names: string[] = [];
+
+    before(async function () {
+      mesh = await startMesh(c);
+      dir = mkdtempSync(join(tmpdir(), 'meshrev-plan-'));
+      for (let i = 0; i < 4; i++) {
+        const apps = { deployments: [{ name: 'web' }, ...(i === 1 ? [{ name: 'batch', optOut: true }] : [])], ...(i === 2 ? { daemonSet: 'agent' } : {}), ...(i === 3 ? { barePod: 'manual' } : {}) };
+        names.push(await createAppNamespace(c, mesh, `plan${i}`, i % 2 === 0 ? { 'istio-injection': 'enabled' } : { 'istio.io/rev': mesh.oldRev }, apps));
+      }
+      await createAppNamespace(c, mesh, 'plan-off', { 'istio-injection': 'disabled' }, { deployments: [{ name: 'web' }] });
+      for (const [i, ns] of names.entries()) await waitSettled(c, ns, 2 + (i === 1 ? 2 : 0) + (i === 2 ? 1 : 0) + (i === 3 ? 1 : 0));
+    });
+
+    after(async function () {
+      this.timeout(120_000);
+      await stopMesh(c, mesh);
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('prints, before the migration, exactly the steps, namespaces and restarts the operator then carries out', async function () {
+      const m = mesh!;
+      const obj = meshRevisionObject(m.newRev, m.newInjector, { migration: migrationFor(m, { steps: [{ namespaces: 1 }, { percent: 50 }, { percent: 100 }] }) });
+      const file = join(dir, 'mrev.yaml');
+      writeFileSync(file, stringify(obj));
+      let out = '';
+      const code = await main(['plan', '-f', file, '--kubeconfig', process.env[E2E_KUBECONFIG_ENV]!, '-o', 'json'], { writeOut: (t) => (out += t), writeErr: (t) => (out += t) });
+      process.exitCode = 0;
+      expect(code, out).to.equal(0);
+      const plan = JSON.parse(out) as PlanJson;
+      const planned = plan.steps.map((s) => s.namespaces.map((n) => n.name).filter((n) => names.includes(n)).sort());
+      const restarts = new Map(plan.steps.flatMap((s) => s.namespaces.map((n) => [n.name, [...n.restart].sort()] as const)));
+      expect(planned.flat().sort(), 'every eligible namespace is planned').to.deep.equal([...names].sort());
+
+      await createMeshRevision(c, m, obj);
+      const done = await waitMigrationPhase(c, m.newRev, 'Succeeded');
+      const did = plan.steps.map((s) => (done.status?.migration?.namespaces ?? []).filter((n) => n.step === s.index && names.includes(n.name)).map((n) => n.name).sort());
+      expect(did, 'namespaces per step').to.deep.equal(planned);
+      for (const ns of names) {
+        const restarted = Object.entries(await rolloutCounts(c, ns)).filter(([, n]) => n === 2).map(([w]) => w).sort();
+        expect(restarted, `${ns}: workloads restarted`).to.deep.equal(restarts.get(ns));
       }
     });
   });
