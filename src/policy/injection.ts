@@ -20,16 +20,16 @@ import {
   LABEL_ISTIO_INJECTION,
   LABEL_ISTIO_REV,
   LABEL_SIDECAR_INJECT,
+  WEBHOOK_AUTO,
+  WEBHOOK_DEFAULT_NAMESPACE as WEBHOOK_NAMESPACE,
+  WEBHOOK_DEFAULT_OBJECT as WEBHOOK_OBJECT,
+  WEBHOOK_REV_NAMESPACE,
+  WEBHOOK_REV_OBJECT,
 } from '../api/labels.js';
 import type { Labels } from './selectors.js';
 
-/** Names of upstream Istio's webhook entries (DESIGN.md §1). */
-export const WEBHOOK_REV_NAMESPACE = 'rev.namespace.sidecar-injector.istio.io';
-export const WEBHOOK_REV_OBJECT = 'rev.object.sidecar-injector.istio.io';
-export const WEBHOOK_NAMESPACE = 'namespace.sidecar-injector.istio.io';
-export const WEBHOOK_OBJECT = 'object.sidecar-injector.istio.io';
-/** Only present when `enableNamespacesByDefault` is on: pods in unlabelled namespaces. */
-export const WEBHOOK_AUTO = 'auto.sidecar-injector.istio.io';
+/** Upstream Istio's webhook entry names (DESIGN.md §1), defined once in src/api/labels.ts. */
+export { WEBHOOK_AUTO, WEBHOOK_NAMESPACE, WEBHOOK_OBJECT, WEBHOOK_REV_NAMESPACE, WEBHOOK_REV_OBJECT };
 
 /** Namespaces never injected, whatever their labels (upstream skips the Kubernetes system ones; istio-system runs the control plane). */
 export const DEFAULT_IGNORED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'istio-system'];

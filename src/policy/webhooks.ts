@@ -28,6 +28,7 @@ import type {
   V1OwnerReference,
 } from '@kubernetes/client-node';
 import {
+  INJECTOR_WEBHOOK_SUFFIX,
   LABEL_APP,
   LABEL_APP_SIDECAR_INJECTOR,
   LABEL_ISTIO_INJECTION,
@@ -37,6 +38,10 @@ import {
   LABEL_MANAGED_BY_MESHREVISION,
   LABEL_SIDECAR_INJECT,
   MANAGED_BY_VALUE,
+  WEBHOOK_DEFAULT_NAMESPACE,
+  WEBHOOK_DEFAULT_OBJECT,
+  WEBHOOK_REV_NAMESPACE,
+  WEBHOOK_REV_OBJECT,
 } from '../api/labels.js';
 import {
   API_VERSION,
@@ -52,12 +57,8 @@ import {
   type MeshRevision,
 } from '../api/meshrevision.js';
 
-/** Suffix of every injector webhook name; istiod patches caBundle on entries ending with it. */
-export const INJECTOR_WEBHOOK_SUFFIX = 'sidecar-injector.istio.io';
-export const WEBHOOK_REV_NAMESPACE = `rev.namespace.${INJECTOR_WEBHOOK_SUFFIX}`;
-export const WEBHOOK_REV_OBJECT = `rev.object.${INJECTOR_WEBHOOK_SUFFIX}`;
-export const WEBHOOK_DEFAULT_NAMESPACE = `namespace.${INJECTOR_WEBHOOK_SUFFIX}`;
-export const WEBHOOK_DEFAULT_OBJECT = `object.${INJECTOR_WEBHOOK_SUFFIX}`;
+// Istio's entry names are defined once, in src/api/labels.ts.
+export { INJECTOR_WEBHOOK_SUFFIX, WEBHOOK_DEFAULT_NAMESPACE, WEBHOOK_DEFAULT_OBJECT, WEBHOOK_REV_NAMESPACE, WEBHOOK_REV_OBJECT };
 const MWC_NAME_PREFIX = 'meshrev-sidecar-injector-';
 
 /** The MWC meshrev applies for a revision. Deterministic, so a restarted operator finds its own object. */

@@ -163,7 +163,9 @@ export class MigrationExecutor {
       if (c.kind !== 'moved') continue;
       const ns = byName.get(c.name)!;
       const back = rollbackAll || rollbackListed.has(c.name);
-      outcomes.set(c.name, back ? this.returnNamespace(ns, c.origin, input, plan.stepOf.get(c.name) ?? 0) : this.advanceNamespace(ns, c.origin, input, plan.stepOf.get(c.name) ?? 0, spec?.rolloutTimeoutSeconds));
+      // The step a namespace moved in, as recorded: while going back the plan's order changes under it.
+      const step = prev.namespaces?.find((e) => e.name === c.name)?.step ?? plan.stepOf.get(c.name) ?? 0;
+      outcomes.set(c.name, back ? this.returnNamespace(ns, c.origin, input, step) : this.advanceNamespace(ns, c.origin, input, step, spec?.rolloutTimeoutSeconds));
     }
 
     // Namespaces already returned by this migration (recorded on them, so no lost status write can drop them).
