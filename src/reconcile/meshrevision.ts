@@ -25,7 +25,7 @@ import { computeInUse, computeRevisionStatus, describeInUse, type RevisionObserv
 import { validateMeshRevision, webhookConfigurationDiff } from '../policy/validation.js';
 import { desiredWebhookConfiguration, foreignWebhookConflicts, resolveClaims, webhookConfigurationName } from '../policy/webhooks.js';
 import type { KubeWriter } from '../kube/apply.js';
-import { apiErrorMessage, isNotFound } from '../kube/errors.js';
+import { apiErrorMessage, isConflict, isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/workqueue.js';
 import { FROM_DEFAULT } from '../api/migration.js';
@@ -116,7 +116,14 @@ export class MeshRevisionReconciler {
       inUse,
     };
 
-    if (mrev.metadata.deletionTimestamp) return this.finalize(mrev, obs, claims, ctx);
+    if (mrev.metadata.deletionTimestamp) {
+      try {
+        return await this.finalize(mrev, obs, claims, ctx);
+      } catch (err) {
+        if (isConflict(err)) return { requeue: true };
+        throw err;
+      }
+    }
 
     let failure: Error | undefined;
     let requeueAfter: number | undefined;
@@ -158,6 +165,12 @@ export class MeshRevisionReconciler {
         obs.migration = mrev.status.migration;
       }
     } catch (err) {
+      if (isConflict(err)) {
+        // A write raced a change our cache has not seen yet (resourceVersion precondition): nothing is
+        // wrong, so no APIError on status; retry once the cache catches up.
+        log.debug('conflict; retrying with a fresh cache', { error: apiErrorMessage(err) });
+        return { requeue: true };
+      }
       failure = err instanceof Error ? err : new Error(String(err));
       obs.apiError = apiErrorMessage(err);
     }
