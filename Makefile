@@ -59,8 +59,12 @@ demo-down: ## Stop the demo's operator, injectors and cluster
 test-unit: build ## Run the fast unit tests (no cluster)
 	npx mocha --config test/.mocharc.unit.json
 
+.PHONY: tools
+tools: ## Install missing system tools the tests use (openssl, prometheus) from Debian's packages
+	hack/install-tools.sh
+
 .PHONY: test-e2e
-test-e2e: build binaries ## Run the end-to-end tests against a fresh local cluster (started and torn down by the harness)
+test-e2e: build binaries tools ## Run the end-to-end tests against a fresh local cluster (started and torn down by the harness)
 	npx mocha --config test/.mocharc.e2e.json
 
 .PHONY: test

@@ -8,7 +8,7 @@ import { API_VERSION, KIND, PLURAL, type MeshRevision } from './api/meshrevision
 import { OperatorMetrics } from './health/metrics.js';
 import { createHealthApp, type ListenOptions } from './health/server.js';
 import { KubeWriter } from './kube/apply.js';
-import { makeApis } from './kube/client.js';
+import { makeApis, readyEndpoints } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
 import { CONTROLLER_NAME, MeshRevisionReconciler, type Store } from './reconcile/meshrevision.js';
 import { createLogger, type Logger } from './runtime/logger.js';
@@ -86,6 +86,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     writer,
     events,
     migrationMetrics: metrics.migrationMetrics,
+    readyEndpoints: (namespace, service) => readyEndpoints(apis.discovery, namespace, service),
   });
   const queue = manager.addController({
     name: CONTROLLER_NAME,

@@ -5,6 +5,7 @@
 // field names). No I/O here.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { MESHREV_GROUP } from './labels.js';
+import type { HealthChecksSpec } from './health.js';
 import type { MigrationSpec, MigrationStatus } from './migration.js';
 
 export const GROUP = MESHREV_GROUP;
@@ -82,7 +83,8 @@ export interface MeshRevisionSpec {
   injector: InjectorSpec;
   /** Namespaces to move to this revision, in steps (src/api/migration.ts). */
   migration?: MigrationSpec;
-  // spec.healthChecks arrives with the health-gate issue.
+  /** Checks that gate each migration step, and what a failure does (src/api/health.ts). */
+  healthChecks?: HealthChecksSpec;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -223,6 +225,8 @@ export const REASON_MIGRATION_SUSPENDED = 'MigrationSuspended';
 export const REASON_MIGRATION_ROLLING_BACK = 'MigrationRollingBack';
 /** Stalled=True, Ready=False: every namespace was returned; a spec change (new generation) starts again. */
 export const REASON_MIGRATION_ROLLED_BACK = 'MigrationRolledBack';
+/** Reconciling=True, Ready=False: nothing moves because a built-in gate does not pass (the target injector is unreachable). */
+export const REASON_MIGRATION_BLOCKED = 'MigrationBlocked';
 /** Stalled=True, Ready=False: a namespace's workloads failed to roll out; nothing new is started. */
 export const REASON_MIGRATION_FAILED = 'MigrationFailed';
 

@@ -15,6 +15,12 @@ export const DEFAULT_MAX_CONCURRENT_RESTARTS = 5;
 /** How long a restarted workload may take to roll out when it sets no progressDeadlineSeconds. */
 export const DEFAULT_ROLLOUT_TIMEOUT_SECONDS = 600;
 
+/** What a failed gate (built-in or user-defined) does: return the failing namespace, its whole step, everything moved, or stop and wait for a person. */
+export type MigrationFailurePolicy = 'rollbackNamespace' | 'rollbackStep' | 'rollbackAll' | 'pause';
+export const MIGRATION_FAILURE_POLICIES: readonly MigrationFailurePolicy[] = ['rollbackNamespace', 'rollbackStep', 'rollbackAll', 'pause'];
+/** DESIGN.md §4: a failed gate rolls back the namespaces of the failing step. */
+export const DEFAULT_MIGRATION_FAILURE_POLICY: MigrationFailurePolicy = 'rollbackStep';
+
 /** Namespaces a migration never touches, whatever their labels. */
 export const SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'istio-system'];
 
@@ -69,6 +75,8 @@ export interface MigrationSpec {
   rollback?: RollbackRequest;
   /** Deadline for a restarted workload's rollout when it sets no progressDeadlineSeconds. Default 600. */
   rolloutTimeoutSeconds?: number;
+  /** What a failed gate does (default rollbackStep). */
+  onFailure?: MigrationFailurePolicy;
 }
 
 // ---------------------------------------------------------------------------
@@ -106,6 +114,14 @@ export interface NamespaceOrigin {
    * deleted, overwritten if a later generation moves the namespace again.
    */
   rolledBackAt?: string;
+  /**
+   * Set when a health gate failed and the failure policy returns this
+   * namespace: the executor then rolls it back, whatever the spec says, and
+   * the migration stays stopped until the spec changes.
+   */
+  rollbackReason?: string;
+  /** metadata.generation of the MeshRevision when rollbackReason was set: the migration stays stopped for that generation. */
+  rollbackGeneration?: number;
 }
 
 /**
@@ -207,6 +223,8 @@ export interface MigrationStatus {
   finishedAt?: string;
   /** Why a rollback started (user request, deletion, a failed check). */
   rollbackReason?: string;
+  /** Why nothing moves right now although the migration would (e.g. the target injector is unreachable). */
+  blocked?: string;
   /** "x/y" for `kubectl get mrev`. */
   summary?: string;
 }

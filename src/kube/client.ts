@@ -34,8 +34,21 @@ export function loadKubeConfig(opts: KubeConfigOptions = {}): k8s.KubeConfig {
 export interface Apis {
   core: k8s.CoreV1Api;
   coordination: k8s.CoordinationV1Api;
+  discovery: k8s.DiscoveryV1Api;
 }
 
 export function makeApis(kc: k8s.KubeConfig): Apis {
-  return { core: kc.makeApiClient(k8s.CoreV1Api), coordination: kc.makeApiClient(k8s.CoordinationV1Api) };
+  return {
+    core: kc.makeApiClient(k8s.CoreV1Api),
+    coordination: kc.makeApiClient(k8s.CoordinationV1Api),
+    discovery: kc.makeApiClient(k8s.DiscoveryV1Api),
+  };
+}
+
+/** Ready endpoints behind a Service, from its EndpointSlices (one LIST; used by the injector gate). */
+export async function readyEndpoints(discovery: k8s.DiscoveryV1Api, namespace: string, service: string): Promise<number> {
+  const slices = await discovery.listNamespacedEndpointSlice({ namespace, labelSelector: `kubernetes.io/service-name=${service}` });
+  let n = 0;
+  for (const s of slices.items) for (const e of s.endpoints ?? []) if (e.conditions?.ready !== false) n++;
+  return n;
 }

@@ -36,6 +36,8 @@ export function readOrigin(ns: V1Namespace): NamespaceOrigin | undefined {
       ...(typeof o.movedAt === 'string' ? { movedAt: o.movedAt } : {}),
       ...(typeof o.returnedAt === 'string' ? { returnedAt: o.returnedAt } : {}),
       ...(typeof o.rolledBackAt === 'string' ? { rolledBackAt: o.rolledBackAt } : {}),
+      ...(typeof o.rollbackReason === 'string' ? { rollbackReason: o.rollbackReason } : {}),
+      ...(typeof o.rollbackGeneration === 'number' ? { rollbackGeneration: o.rollbackGeneration } : {}),
     };
   } catch {
     return undefined;
@@ -310,6 +312,23 @@ function neverInjected(labels: Record<string, string> | undefined, annotations: 
   return undefined;
 }
 
+/** Container restarts after which a pod on the new revision counts as failing even without CrashLoopBackOff. */
+export const MAX_CONTAINER_RESTARTS = 3;
+
+/** Why one of these pods is unhealthy (CrashLoopBackOff, restarts climbing), or undefined. */
+export function unhealthyPod(pods: readonly V1Pod[]): string | undefined {
+  for (const p of pods) {
+    for (const cs of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
+      const waiting = cs.state?.waiting?.reason;
+      if (waiting === 'CrashLoopBackOff' || waiting === 'ImagePullBackOff' || waiting === 'ErrImagePull' || waiting === 'CreateContainerConfigError') {
+        return `pod ${p.metadata?.name}: container ${cs.name} is in ${waiting} (${cs.restartCount} restarts)`;
+      }
+      if (cs.restartCount >= MAX_CONTAINER_RESTARTS) return `pod ${p.metadata?.name}: container ${cs.name} restarted ${cs.restartCount} times`;
+    }
+  }
+  return undefined;
+}
+
 export interface WorkloadPlanInput {
   /** The revision the workload's pods must end up carrying (istio.io/rev annotation). */
   expectedRevision: string;
@@ -365,6 +384,13 @@ export function planWorkloads(input: WorkloadPlanInput): WorkloadPlan {
       // Pods on the wrong revision (or none injected) and not restarted for this one yet.
       if (pods.length === 0 && complete) actions.push({ kind: 'done', ref, restarted: false });
       else actions.push({ kind: 'restart', ref });
+      continue;
+    }
+    // Pods already on the expected revision that crash-loop or keep restarting: the new sidecar breaks them
+    // (the seeds' eShopOnContainers case). Failing now beats waiting out the rollout deadline.
+    const sick = unhealthyPod(pods.filter((p) => p.metadata?.annotations?.[ANNOTATION_ISTIO_REV] === input.expectedRevision));
+    if (sick !== undefined) {
+      actions.push({ kind: 'failed', ref, reason: sick });
       continue;
     }
     const since = tmpl?.annotations?.[ANNOTATION_RESTARTED_AT];

@@ -12,6 +12,7 @@ import {
   PHASE_ROLLED_BACK,
   REASON_API_ERROR,
   REASON_MIGRATION_AWAITING_PROMOTION,
+  REASON_MIGRATION_BLOCKED,
   REASON_MIGRATION_FAILED,
   REASON_MIGRATION_PROGRESSING,
   REASON_MIGRATION_ROLLED_BACK,
@@ -135,7 +136,11 @@ function migrationConditions(m: MigrationStatus | undefined): KstatusInput | und
       return undefined;
     case MIGRATION_PHASE_FAILED: {
       const failed = (m.namespaces ?? []).filter((n) => n.state === 'Failed').map((n) => `${n.name}: ${n.message ?? 'failed'}`);
-      const message = `migration stopped, ${progress}: ${failed.join('; ') || 'a namespace failed'}; fix the workloads, or roll back with spec.migration.rollback.all: true`;
+      const sentBack = (m.namespaces ?? []).filter((n) => n.state === 'RollingBack' || n.state === 'RolledBack').map((n) => n.name);
+      const message =
+        `migration stopped, ${progress}: ${failed.join('; ') || m.rollbackReason || 'a namespace failed'}` +
+        (sentBack.length > 0 ? `; returned to their origin: ${sentBack.join(', ')}` : '') +
+        '; fix the cause and change the spec to try again, or roll back everything with spec.migration.rollback.all: true';
       return { ready: { status: 'False', reason: REASON_MIGRATION_FAILED, message }, stalled: { reason: REASON_MIGRATION_FAILED, message } };
     }
     case MIGRATION_PHASE_ROLLED_BACK: {
@@ -155,6 +160,10 @@ function migrationConditions(m: MigrationStatus | undefined): KstatusInput | und
       return { ready: { status: 'False', reason: REASON_MIGRATION_SUSPENDED, message }, reconciling: { reason: REASON_MIGRATION_SUSPENDED, message } };
     }
     default: {
+      if (m.blocked) {
+        const message = `${progress}${where}; blocked: ${m.blocked}`;
+        return { ready: { status: 'False', reason: REASON_MIGRATION_BLOCKED, message }, reconciling: { reason: REASON_MIGRATION_BLOCKED, message } };
+      }
       const message = `${m.phase === MIGRATION_PHASE_PAUSED ? 'soaking after a step' : 'migrating'}: ${progress}${where}`;
       return { ready: { status: 'False', reason: REASON_MIGRATION_PROGRESSING, message }, reconciling: { reason: REASON_MIGRATION_PROGRESSING, message } };
     }

@@ -32,6 +32,10 @@ import { FROM_DEFAULT } from '../api/migration.js';
 import { readOrigin, type RevisionResolver, type Workload } from '../policy/migration.js';
 import type { ClaimDecision } from '../policy/webhooks.js';
 import { MigrationExecutor } from './migration.js';
+import { probeInjector, type ReadyEndpoints } from '../gates/injector.js';
+
+/** How long an injector probe result is reused. */
+const PROBE_CACHE_MS = 3000;
 import type { MigrationMetrics } from '../health/metrics.js';
 
 export const CONTROLLER_NAME = 'meshrevision';
@@ -59,6 +63,8 @@ export interface MeshRevisionReconcilerDeps {
   /** Deployments, StatefulSets and DaemonSets of a namespace (for migrations). */
   workloads?: (namespace: string) => Workload[];
   migrationMetrics?: MigrationMetrics;
+  /** Ready endpoints of a Service, for the injector gate of Service-referenced injectors. */
+  readyEndpoints?: ReadyEndpoints;
   now?: () => Date;
 }
 
@@ -83,7 +89,21 @@ export class MeshRevisionReconciler {
       writer: d.writer,
       events: d.events,
       ...(d.migrationMetrics ? { metrics: d.migrationMetrics } : {}),
+      probeInjector: (mrev) => this.probe(mrev),
     });
+  }
+
+  private readonly probes = new Map<string, { at: number; result: Promise<string | undefined> }>();
+
+  /** The injector gate, remembered for a few seconds: reconciles during a migration come many times a second. */
+  private probe(mrev: MeshRevision): Promise<string | undefined> {
+    const key = `${mrev.metadata.name}/${mrev.metadata.generation}`;
+    const now = Date.now();
+    const cached = this.probes.get(key);
+    if (cached && now - cached.at < PROBE_CACHE_MS) return cached.result;
+    const result = probeInjector(mrev.spec.injector, this.d.readyEndpoints ? { readyEndpoints: this.d.readyEndpoints } : {});
+    this.probes.set(key, { at: now, result });
+    return result;
   }
 
   /** The real revision behind a `from` value, as the claims currently stand. */

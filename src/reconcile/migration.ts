@@ -16,6 +16,7 @@ import {
   ANNOTATION_RESTARTED_FOR,
   DEFAULT_MAX_CONCURRENT_NAMESPACES,
   DEFAULT_MAX_CONCURRENT_RESTARTS,
+  DEFAULT_MIGRATION_FAILURE_POLICY,
   MIGRATION_PHASE_AWAITING_PROMOTION,
   MIGRATION_PHASE_FAILED,
   MIGRATION_PHASE_PAUSED,
@@ -73,6 +74,8 @@ export interface MigrationDeps {
   writer: Pick<KubeWriter, 'mergePatch'>;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   metrics?: MigrationMetrics;
+  /** Built-in gate: undefined when the target revision's injector is reachable, else why not. */
+  probeInjector?: (mrev: MeshRevision) => Promise<string | undefined>;
 }
 
 export interface MigrationInput {
@@ -101,6 +104,10 @@ export function requestRollback(status: MigrationStatus | undefined, generation:
   return { ...(status ?? {}), generation, phase: MIGRATION_PHASE_ROLLING_BACK, rollbackReason: reason };
 }
 
+function eventRef(mrev: MeshRevision) {
+  return { apiVersion: mrev.apiVersion ?? 'meshrev.io/v1alpha1', kind: mrev.kind ?? 'MeshRevision', metadata: { name: mrev.metadata.name, uid: mrev.metadata.uid } };
+}
+
 function nsRef(name: string) {
   return { apiVersion: 'v1', kind: 'Namespace', metadata: { name } };
 }
@@ -117,7 +124,8 @@ interface NsOutcome {
 export class MigrationExecutor {
   constructor(private readonly d: MigrationDeps) {}
 
-  async reconcile(input: MigrationInput): Promise<MigrationResult | undefined> {
+  /** `forcedRollback`: a failed gate under onFailure rollbackAll — go back now, for this reason. */
+  async reconcile(input: MigrationInput, forcedRollback?: string): Promise<MigrationResult | undefined> {
     const { mrev, now, log } = input;
     const spec = mrev.spec.migration;
     const name = mrev.metadata.name!;
@@ -140,10 +148,18 @@ export class MigrationExecutor {
     // Which direction: back to origin for everything (deletion, spec, an automatic rollback
     // recorded in status for this generation), for listed namespaces, or forward.
     const rollbackAll =
-      input.deleting || !spec || spec.rollback?.all === true || (sameGeneration && (prev.phase === MIGRATION_PHASE_ROLLING_BACK || prev.phase === MIGRATION_PHASE_ROLLED_BACK));
+      forcedRollback !== undefined ||
+      input.deleting ||
+      !spec ||
+      spec.rollback?.all === true ||
+      (sameGeneration && (prev.phase === MIGRATION_PHASE_ROLLING_BACK || prev.phase === MIGRATION_PHASE_ROLLED_BACK));
     const rollbackListed = new Set(spec?.rollback?.namespaces ?? []);
-    const terminal = sameGeneration && prev.phase === MIGRATION_PHASE_FAILED;
-    const rollbackReason = rollbackAll
+    // A failed gate of this generation, as recorded on the namespaces it sent back (survives a lost status write).
+    const gateFailure = [...moved.map((c) => (c.kind === 'moved' ? c.origin : undefined)), ...returnedNamespaces(name, namespaces).map((r) => r.origin)].find(
+      (o) => o?.rollbackReason !== undefined && o.rollbackGeneration === generation,
+    )?.rollbackReason;
+    const terminal = (sameGeneration && prev.phase === MIGRATION_PHASE_FAILED) || gateFailure !== undefined;
+    const rollbackReason = forcedRollback ?? (rollbackAll
       ? input.deleting
         ? `MeshRevision ${name} is being deleted`
         : !spec
@@ -153,7 +169,7 @@ export class MigrationExecutor {
             : (prev.rollbackReason ?? 'rollback requested')
       : rollbackListed.size > 0
         ? `spec.migration.rollback.namespaces lists ${[...rollbackListed].join(', ')}`
-        : undefined;
+        : gateFailure);
 
     const plan = planSteps(classes, spec?.steps);
     const outcomes = new Map<string, NsOutcome>();
@@ -162,7 +178,7 @@ export class MigrationExecutor {
     for (const c of moved) {
       if (c.kind !== 'moved') continue;
       const ns = byName.get(c.name)!;
-      const back = rollbackAll || rollbackListed.has(c.name);
+      const back = rollbackAll || rollbackListed.has(c.name) || c.origin.rollbackReason !== undefined;
       // The step a namespace moved in, as recorded: while going back the plan's order changes under it.
       const step = prev.namespaces?.find((e) => e.name === c.name)?.step ?? plan.stepOf.get(c.name) ?? 0;
       outcomes.set(c.name, back ? this.returnNamespace(ns, c.origin, input, step) : this.advanceNamespace(ns, c.origin, input, step, spec?.rolloutTimeoutSeconds));
@@ -170,7 +186,8 @@ export class MigrationExecutor {
 
     // Namespaces already returned by this migration (recorded on them, so no lost status write can drop them).
     for (const r of returnedNamespaces(name, namespaces)) {
-      if (outcomes.has(r.name) || !(rollbackAll || rollbackListed.has(r.name))) continue;
+      const byGate = r.origin.rollbackReason !== undefined && r.origin.rollbackGeneration === generation;
+      if (outcomes.has(r.name) || !(rollbackAll || rollbackListed.has(r.name) || byGate)) continue;
       const prevEntry = prev.namespaces?.find((e) => e.name === r.name);
       const ns = byName.get(r.name)!;
       const outcome: NsOutcome = { entry: { name: r.name, state: NS_ROLLED_BACK, step: prevEntry?.step ?? 0, from: sourceOf(r.origin.labels) ?? 'none' }, restarts: [], rolling: 0 };
@@ -188,6 +205,52 @@ export class MigrationExecutor {
       const completedAt = done ? (sameGeneration && before?.completedAt ? before.completedAt : formatTime(now)) : undefined;
       return { index: s.index, target: s.target, ...(completedAt ? { completedAt } : {}) };
     });
+    // A failed gate (a workload that does not roll out, crash-loops, keeps restarting): act per
+    // spec.migration.onFailure, recording the decision on the namespaces it sends back.
+    const failing = entries().filter((e) => e.state === NS_FAILED);
+    const policy = spec?.onFailure ?? DEFAULT_MIGRATION_FAILURE_POLICY;
+    let gateReason = gateFailure;
+    if (failing.length > 0 && !rollbackAll && policy !== 'pause') {
+      const reason = `health gate failed: ${failing.map((e) => `${e.name}: ${e.message ?? 'failed'}`).join('; ')}`;
+      void this.d.events.warning(eventRef(mrev), 'HealthGateFailed', `${reason}; onFailure: ${policy}`);
+      log.warn('health gate failed', { reason, onFailure: policy });
+      if (policy === 'rollbackAll') return this.reconcile(input, reason);
+      const failedSteps = new Set(failing.map((e) => e.step));
+      for (const o of [...outcomes.values()]) {
+        const e = o.entry;
+        const hit = policy === 'rollbackNamespace' ? e.state === NS_FAILED : failedSteps.has(e.step) && e.state !== NS_ROLLED_BACK && e.state !== NS_ROLLING_BACK;
+        const ns = byName.get(e.name);
+        const origin = ns ? readOrigin(ns) : undefined;
+        if (!hit || !ns || !origin) continue;
+        const marked: NamespaceOrigin = { ...origin, rollbackReason: reason, ...(generation !== undefined ? { rollbackGeneration: generation } : {}) };
+        outcomes.set(e.name, {
+          entry: { ...e, state: NS_ROLLING_BACK, message: `sent back: ${e.state === NS_FAILED ? (e.message ?? 'failed') : `its step ${e.step} failed`}` },
+          restarts: [],
+          rolling: 0,
+          write: async () => {
+            await this.d.writer.mergePatch(nsRef(e.name), {
+              metadata: { resourceVersion: ns.metadata?.resourceVersion, annotations: { [ANNOTATION_ORIGIN]: JSON.stringify(marked) } },
+            });
+          },
+        });
+      }
+      gateReason = reason;
+    }
+
+    // Built-in gate: nothing moves towards an injector that cannot answer (with failurePolicy Fail the
+    // restarted pods would be refused). Rollbacks go to the old injector and are not held.
+    let blocked: string | undefined;
+    const forwardWork =
+      !rollbackAll && !terminal && gateReason === undefined && spec !== undefined && !spec.paused &&
+      (plan.order.some((n) => !outcomes.has(n)) || [...outcomes.values()].some((o) => o.entry.state === NS_MIGRATING && o.restarts.length > 0));
+    if (forwardWork && this.d.probeInjector) {
+      blocked = await this.d.probeInjector(mrev);
+      if (blocked !== undefined) {
+        void this.d.events.warning(eventRef(mrev), 'InjectorUnreachable', `${blocked}; no namespace moves until it answers`);
+        for (const o of outcomes.values()) if (o.entry.state === NS_MIGRATING) o.restarts = [];
+      }
+    }
+
     const failed = entries().some((e) => e.state === NS_FAILED);
     let phase: MigrationPhase = MIGRATION_PHASE_PROGRESSING;
     let requeueAfterMs: number | undefined;
@@ -195,7 +258,7 @@ export class MigrationExecutor {
 
     if (rollbackAll) {
       phase = entries().every((e) => e.state === NS_ROLLED_BACK) ? MIGRATION_PHASE_ROLLED_BACK : MIGRATION_PHASE_ROLLING_BACK;
-    } else if (failed || terminal) {
+    } else if (failed || terminal || gateReason !== undefined) {
       phase = MIGRATION_PHASE_FAILED;
     } else if (spec) {
       const inFlight = entries().filter((e) => e.state === NS_MIGRATING || e.state === NS_ROLLING_BACK).length;
@@ -226,7 +289,10 @@ export class MigrationExecutor {
             }
           }
         }
-        if (gateOpen) {
+        if (gateOpen && blocked !== undefined) {
+          currentStep = nextStep;
+          requeueAfterMs = 5000;
+        } else if (gateOpen) {
           currentStep = nextStep;
           const stepEnd = plan.steps[nextStep - 1]!.target;
           const room = Math.max(0, (spec.maxConcurrentNamespaces ?? DEFAULT_MAX_CONCURRENT_NAMESPACES) - inFlight);
@@ -313,12 +379,14 @@ export class MigrationExecutor {
     if (phase === MIGRATION_PHASE_SUCCEEDED || phase === MIGRATION_PHASE_ROLLED_BACK || phase === MIGRATION_PHASE_FAILED) {
       status.finishedAt = sameGeneration && prev.finishedAt && prev.phase === phase ? prev.finishedAt : formatTime(now);
     }
-    if (rollbackReason) status.rollbackReason = rollbackReason;
+    if (rollbackReason ?? gateReason) status.rollbackReason = (rollbackReason ?? gateReason)!;
+    if (blocked !== undefined) status.blocked = blocked;
     if (list.length === 0 && spec && phase === MIGRATION_PHASE_PROGRESSING) status.phase = MIGRATION_PHASE_PENDING;
     const byState: Record<string, number> = {};
     for (const e of list) byState[e.state] = (byState[e.state] ?? 0) + 1;
     this.d.metrics?.observe(name, status.phase, byState);
     if (status.counts!.inProgress > 0) requeueAfterMs = Math.min(requeueAfterMs ?? PROGRESS_RECHECK_MS, PROGRESS_RECHECK_MS);
+    if (blocked !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? 5000, 5000);
 
     return {
       status,
@@ -472,7 +540,7 @@ export class MigrationExecutor {
       const at = ns ? readOrigin(ns)?.[key] : undefined;
       return at ? (now.getTime() - Date.parse(at)) / 1000 : undefined;
     };
-    const ref = { apiVersion: mrev.apiVersion ?? 'meshrev.io/v1alpha1', kind: mrev.kind ?? 'MeshRevision', metadata: { name: mrev.metadata.name, uid: mrev.metadata.uid } };
+    const ref = eventRef(mrev);
     for (const e of after) {
       if (prev.get(e.name) === e.state) continue;
       const took = e.state === NS_MIGRATED ? since(e.name, 'movedAt') : e.state === NS_ROLLED_BACK ? since(e.name, 'returnedAt') : undefined;

@@ -20,11 +20,20 @@ export interface Mesh {
   meshRevisions: string[];
 }
 
-export async function startMesh(c: Clients): Promise<Mesh> {
+/** Injector configurations (src/injector/config.ts shape) per revision, e.g. custom templates. */
+export interface MeshOptions {
+  oldConfig?: unknown;
+  newConfig?: unknown;
+}
+
+export async function startMesh(c: Clients, opts: MeshOptions = {}): Promise<Mesh> {
   const sfx = uniqueName('m').slice(2);
   const oldRev = `old-${sfx}`;
   const newRev = `new-${sfx}`;
-  const [oldInjector, newInjector] = await Promise.all([startInjector({ revision: oldRev }), startInjector({ revision: newRev })]);
+  const [oldInjector, newInjector] = await Promise.all([
+    startInjector({ revision: oldRev, ...(opts.oldConfig !== undefined ? { config: opts.oldConfig } : {}) }),
+    startInjector({ revision: newRev, ...(opts.newConfig !== undefined ? { config: opts.newConfig } : {}) }),
+  ]);
   const mesh: Mesh = {
     oldRev,
     newRev,
@@ -85,7 +94,7 @@ export async function waitMigrationPhase(c: Clients, name: string, phase: string
 }
 
 export interface AppSpec {
-  deployments?: { name: string; replicas?: number; optOut?: boolean }[];
+  deployments?: { name: string; replicas?: number; optOut?: boolean; templates?: string; progressDeadlineSeconds?: number }[];
   statefulSet?: string;
   daemonSet?: string;
   /** A pod with no owner. */
@@ -101,11 +110,17 @@ export async function createAppNamespace(c: Clients, mesh: Mesh, prefix: string,
   mesh.namespaces.push(name);
   for (const d of apps.deployments ?? []) {
     const podLabels: Record<string, string> = { app: d.name, ...(d.optOut ? { 'sidecar.istio.io/inject': 'false' } : {}) };
+    const annotations = d.templates ? { 'inject.istio.io/templates': d.templates } : undefined;
     await c.apps.createNamespacedDeployment({
       namespace: name,
       body: {
         metadata: { name: d.name },
-        spec: { replicas: d.replicas ?? 2, selector: { matchLabels: { app: d.name } }, template: { metadata: { labels: podLabels }, spec: { containers: container(d.name) } } },
+        spec: {
+          replicas: d.replicas ?? 2,
+          ...(d.progressDeadlineSeconds ? { progressDeadlineSeconds: d.progressDeadlineSeconds } : {}),
+          selector: { matchLabels: { app: d.name } },
+          template: { metadata: { labels: podLabels, ...(annotations ? { annotations } : {}) }, spec: { containers: container(d.name) } },
+        },
       },
     });
   }

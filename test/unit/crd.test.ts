@@ -19,6 +19,28 @@ import {
   VERSION,
 } from '../../src/api/meshrevision.js';
 import {
+  CHECK_PHASES,
+  DEFAULT_EXPECTED_STATUS,
+  DEFAULT_FAILURE_THRESHOLD,
+  DEFAULT_HTTP_METHOD,
+  DEFAULT_INTERVAL,
+  DEFAULT_NO_DATA,
+  HTTP_METHODS,
+  MAX_DURATION_LENGTH,
+  MAX_FAILURE_THRESHOLD,
+  MAX_HTTP_CHECKS,
+  MAX_PROMETHEUS_CHECKS,
+  MAX_QUERY_LENGTH,
+  MAX_URL_LENGTH,
+  MIN_FAILURE_THRESHOLD,
+  NO_DATA_RULES,
+  type CheckState,
+  type HealthChecksSpec,
+  type HealthChecksStatus,
+  type HttpCheck,
+  type PrometheusCheck,
+} from '../../src/api/health.js';
+import {
   DEFAULT_MAX_CONCURRENT_NAMESPACES,
   DEFAULT_MAX_CONCURRENT_RESTARTS,
   DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
@@ -115,6 +137,9 @@ interface Crd {
     }[];
   };
 }
+
+/** The Go-style duration pattern the CRD's rules use, as written inside a CEL string literal. */
+const DURATION_RE = '^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$';
 
 const crd = parse(readFileSync(repoPath('crds/meshrev.io_meshrevisions.yaml'), 'utf8')) as Crd;
 const version = crd.spec.versions[0]!;
@@ -265,6 +290,36 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         says: 'not both',
       },
       { path: 'spec.migration.rollback.namespaces.[]', rule: "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", says: 'DNS-1123 label' },
+      {
+        path: 'spec.healthChecks',
+        rule: '!has(self.prometheus) || !has(self.http) || self.prometheus.all(p, !self.http.exists(h, h.name == p.name))',
+        says: 'give every health check its own name',
+      },
+      { path: 'spec.healthChecks.prometheus.[]', rule: 'has(self.min) || has(self.max)', says: 'set min, max or both' },
+      { path: 'spec.healthChecks.prometheus.[]', rule: '!has(self.min) || !has(self.max) || self.min <= self.max', says: 'min is greater than max' },
+      ...['prometheus', 'http'].flatMap((kind) => [
+        {
+          path: `spec.healthChecks.${kind}.[]`,
+          rule: `!has(self.timeout) || !self.timeout.matches('${DURATION_RE}') || !has(self.interval) || !self.interval.matches('${DURATION_RE}') || duration(self.timeout) <= duration(self.interval)`,
+          says: 'longer than the interval',
+        },
+        { path: `spec.healthChecks.${kind}.[].name`, rule: "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", says: 'DNS-1123 label' },
+        { path: `spec.healthChecks.${kind}.[].interval`, rule: `self.matches('${DURATION_RE}')`, says: 'is not a duration' },
+        {
+          path: `spec.healthChecks.${kind}.[].interval`,
+          rule: `!self.matches('${DURATION_RE}') || (duration(self) >= duration('1s') && duration(self) <= duration('1h'))`,
+          says: 'use from 1s to 1h',
+        },
+        { path: `spec.healthChecks.${kind}.[].timeout`, rule: `self.matches('${DURATION_RE}')`, says: 'is not a duration' },
+        {
+          path: `spec.healthChecks.${kind}.[].timeout`,
+          rule: `!self.matches('${DURATION_RE}') || (duration(self) > duration('0s') && duration(self) <= duration('60s'))`,
+          says: 'at most 60s',
+        },
+      ]),
+      { path: 'spec.healthChecks.prometheus.[].address', rule: "isURL(self) && url(self).getScheme() in ['http', 'https']", says: 'http:// or' },
+      { path: 'spec.healthChecks.prometheus.[].address', rule: "!self.contains('?') && !self.contains('#')", says: 'must not have a query' },
+      { path: 'spec.healthChecks.http.[].url', rule: "self.matches('^[hH][tT][tT][pP][sS]?://[^/?#]+')", says: 'http:// or https://' },
     ];
     for (const e of expected) {
       it(`${e.path}: ${e.rule}`, () => {
@@ -277,7 +332,7 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
     it('bounds every list and string a rule reads, so the API server can estimate the rules\' cost', () => {
       // The API server rejects a CRD whose estimated CEL cost exceeds its budget; unbounded inputs are estimated at the request size limit.
       const unbounded = walk(root, '')
-        .filter(({ path }) => path === 'spec.migration' || path.startsWith('spec.migration.'))
+        .filter(({ path }) => ['spec.migration', 'spec.healthChecks'].some((p) => path === p || path.startsWith(`${p}.`)))
         .filter(
           ({ schema }) =>
             (schema.type === 'array' && schema.maxItems === undefined) ||
@@ -328,8 +383,90 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
     expect(at('metadata')).to.deep.equal({ type: 'object' });
   });
 
-  it('leaves spec.healthChecks for the health-gate issue', () => {
-    expect(at('spec').properties).to.not.have.any.keys('healthChecks');
+  describe('spec.healthChecks', () => {
+    it('has exactly the fields of HealthChecksSpec, PrometheusCheck and HttpCheck', () => {
+      const spec: Record<keyof HealthChecksSpec, true> = { prometheus: true, http: true };
+      const prom: Record<keyof PrometheusCheck, true> = {
+        name: true,
+        address: true,
+        query: true,
+        min: true,
+        max: true,
+        interval: true,
+        failureThreshold: true,
+        noData: true,
+        timeout: true,
+      };
+      const http: Record<keyof HttpCheck, true> = { name: true, url: true, method: true, expectedStatus: true, timeout: true, interval: true, failureThreshold: true };
+      expect(Object.keys(at('spec.healthChecks').properties!)).to.have.members(Object.keys(spec));
+      expect(Object.keys(at('spec.healthChecks.prometheus.[]').properties!)).to.have.members(Object.keys(prom));
+      expect(Object.keys(at('spec.healthChecks.http.[]').properties!)).to.have.members(Object.keys(http));
+      expect(at('spec.healthChecks.prometheus.[]').required).to.have.members(['name', 'address', 'query']);
+      expect(at('spec.healthChecks.http.[]').required).to.have.members(['name', 'url']);
+    });
+
+    it('defaults like src/api/health.ts: 30s, 3 failures, noData fail, GET 200; no timeout default (it is capped at the interval)', () => {
+      for (const kind of ['prometheus', 'http']) {
+        expect(at(`spec.healthChecks.${kind}.[].interval`).default, kind).to.equal(DEFAULT_INTERVAL);
+        expect(at(`spec.healthChecks.${kind}.[].failureThreshold`).default, kind).to.equal(DEFAULT_FAILURE_THRESHOLD);
+        expect(at(`spec.healthChecks.${kind}.[].timeout`), kind).to.not.have.property('default');
+      }
+      expect(at('spec.healthChecks.prometheus.[].noData')).to.deep.include({ default: DEFAULT_NO_DATA, enum: [...NO_DATA_RULES] });
+      expect(at('spec.healthChecks.http.[].method')).to.deep.include({ default: DEFAULT_HTTP_METHOD, enum: [...HTTP_METHODS] });
+      expect(at('spec.healthChecks.http.[].expectedStatus')).to.include({ default: DEFAULT_EXPECTED_STATUS, minimum: 100, maximum: 599 });
+    });
+
+    it('bounds lists, names, queries, URLs, durations and thresholds like validateHealthChecks does', () => {
+      expect(at('spec.healthChecks.prometheus')).to.deep.include({ maxItems: MAX_PROMETHEUS_CHECKS, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] });
+      expect(at('spec.healthChecks.http')).to.deep.include({ maxItems: MAX_HTTP_CHECKS, 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] });
+      expect(at('spec.healthChecks.prometheus.[].query').maxLength).to.equal(MAX_QUERY_LENGTH);
+      expect(at('spec.healthChecks.prometheus.[].address').maxLength).to.equal(MAX_URL_LENGTH);
+      expect(at('spec.healthChecks.http.[].url').maxLength).to.equal(MAX_URL_LENGTH);
+      expect(at('spec.healthChecks.prometheus.[].min').type).to.equal('number');
+      expect(at('spec.healthChecks.prometheus.[].max').type).to.equal('number');
+      for (const kind of ['prometheus', 'http']) {
+        expect(at(`spec.healthChecks.${kind}.[].name`).maxLength).to.equal(63);
+        expect(at(`spec.healthChecks.${kind}.[].interval`).maxLength).to.equal(MAX_DURATION_LENGTH);
+        expect(at(`spec.healthChecks.${kind}.[].timeout`).maxLength).to.equal(MAX_DURATION_LENGTH);
+        expect(at(`spec.healthChecks.${kind}.[].failureThreshold`)).to.include({ minimum: MIN_FAILURE_THRESHOLD, maximum: MAX_FAILURE_THRESHOLD });
+      }
+    });
+
+    it('documents the query variables in the query description, so kubectl explain teaches them', () => {
+      const d = at('spec.healthChecks.prometheus.[].query').description!;
+      for (const v of ['{{namespace}}', '{{namespaces}}', '{{revision}}', '{{interval}}']) expect(d).to.contain(v);
+    });
+  });
+
+  describe('status.healthChecks', () => {
+    it('has exactly the fields of HealthChecksStatus and CheckState, with the CHECK_* phases', () => {
+      const st: Record<keyof HealthChecksStatus, true> = { step: true, checks: true };
+      const cs: Record<keyof CheckState, true> = {
+        name: true,
+        kind: true,
+        namespace: true,
+        phase: true,
+        consecutiveFailures: true,
+        lastRunAt: true,
+        lastOutcome: true,
+        lastValue: true,
+        lastMessage: true,
+      };
+      expect(Object.keys(at('status.healthChecks').properties!)).to.have.members(Object.keys(st));
+      expect(Object.keys(at('status.healthChecks.checks.[]').properties!)).to.have.members(Object.keys(cs));
+      expect(at('status.healthChecks.checks.[].phase').enum).to.have.members([...CHECK_PHASES]);
+    });
+
+    it('accepts states as nextCheckState writes them', () => {
+      const status: HealthChecksStatus = {
+        step: 2,
+        checks: [
+          { name: 'error-rate', kind: 'prometheus', phase: 'Failing', consecutiveFailures: 1, lastRunAt: '2024-01-01T00:00:00.000Z', lastOutcome: 'fail', lastValue: '+Inf', lastMessage: 'value +Inf is above the maximum 0.05' },
+          { name: 'home', kind: 'http', namespace: 'shop', phase: 'Pending', consecutiveFailures: 0 },
+        ],
+      };
+      expect(structuralErrors(status, at('status.healthChecks'), '.status.healthChecks')).to.deep.equal([]);
+    });
   });
 
   describe('spec.migration', () => {
@@ -344,6 +481,7 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         promotedStep: true,
         rollback: true,
         rolloutTimeoutSeconds: true,
+        onFailure: true,
       };
       expect(Object.keys(at('spec.migration').properties!)).to.have.members(Object.keys(fields));
       expect(at('spec.migration').required).to.deep.equal(['from']);
@@ -402,6 +540,7 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         startedAt: true,
         finishedAt: true,
         rollbackReason: true,
+        blocked: true,
         summary: true,
       };
       expect(Object.keys(at('status.migration').properties!)).to.have.members(Object.keys(fields));
@@ -502,6 +641,23 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
           promotedStep: 1,
           rollback: { all: false, namespaces: ['shop'] },
           rolloutTimeoutSeconds: 600,
+          onFailure: 'rollbackStep',
+        },
+        healthChecks: {
+          prometheus: [
+            {
+              name: 'error-rate',
+              address: 'http://prometheus.istio-system:9090',
+              query: 'sum(rate(istio_requests_total{destination_workload_namespace=~"{{namespaces}}",response_code=~"5.."}[{{interval}}]))',
+              min: 0,
+              max: 0.05,
+              interval: '30s',
+              failureThreshold: 3,
+              noData: 'pass',
+              timeout: '10s',
+            },
+          ],
+          http: [{ name: 'home', url: 'http://frontend.{{namespace}}:8080/healthz', method: 'GET', expectedStatus: 200, timeout: '5s', interval: '30s', failureThreshold: 3 }],
         },
       },
     };
@@ -511,5 +667,8 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
     expect(specFields).to.have.members(Object.keys(full.spec));
     expect(Object.keys(at('spec.injector').properties!)).to.have.members(['service', 'url', 'caBundle', 'failurePolicy', 'timeoutSeconds']);
     expect(Object.keys(at('spec.migration').properties!)).to.have.members(Object.keys(full.spec.migration));
+    expect(Object.keys(at('spec.healthChecks').properties!)).to.have.members(Object.keys(full.spec.healthChecks));
+    expect(Object.keys(at('spec.healthChecks.prometheus.[]').properties!)).to.have.members(Object.keys(full.spec.healthChecks.prometheus[0]!));
+    expect(Object.keys(at('spec.healthChecks.http.[]').properties!)).to.have.members(Object.keys(full.spec.healthChecks.http[0]!));
   });
 });

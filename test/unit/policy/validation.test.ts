@@ -9,6 +9,7 @@ import {
   parseDuration,
   validateMeshRevision,
   validateMeshRevisionUpdate,
+  validateHealthChecks,
   validateMigrationSpec,
   webhookConfigurationDiff,
   webhookConfigurationNeedsWrite,
@@ -45,6 +46,7 @@ interface Fixture {
     default?: unknown;
     tags?: unknown;
     migration?: unknown;
+    healthChecks?: unknown;
     injector?: {
       service?: { name?: unknown; namespace?: unknown; port?: unknown; path?: unknown };
       url?: unknown;
@@ -335,6 +337,110 @@ describe('validateMeshRevision: spec.migration', () => {
   it('checks a migration on its own, with the target revision passed in', () => {
     expect(validateMigrationSpec({ from: ['1-20'] })).to.deep.equal([]);
     expect(validateMigrationSpec({ from: ['1-20'] }, 'spec.migration', '1-20').map((e) => e.field)).to.deep.equal(['spec.migration.from[0]']);
+  });
+});
+
+describe('validateMeshRevision: spec.healthChecks', () => {
+  type Loose = Record<string, unknown>;
+  interface Checks {
+    prometheus: Loose[];
+    http: Loose[];
+    [k: string]: unknown;
+  }
+
+  function checks(): Checks {
+    return {
+      prometheus: [
+        {
+          name: 'error-rate',
+          address: 'http://prometheus.istio-system:9090',
+          query: 'sum(rate(istio_requests_total{destination_workload_namespace=~"{{namespaces}}",response_code=~"5.."}[{{interval}}]))',
+          max: 0.05,
+          noData: 'pass',
+        },
+        { name: 'p99', address: 'https://prom.example.com/prometheus', query: 'histogram_quantile(0.99, x{rev="{{ revision }}"})', min: 0, max: 500, interval: '1m', timeout: '5s', failureThreshold: 5 },
+      ],
+      http: [{ name: 'home', url: 'http://frontend.{{namespace}}:8080/healthz?rev={{revision}}', method: 'HEAD', expectedStatus: 204, interval: '10s', timeout: '10s' }],
+    };
+  }
+
+  function withChecks(h: unknown): Obj {
+    const o = valid();
+    o.spec!.healthChecks = h;
+    return o;
+  }
+
+  it('accepts Prometheus and HTTP checks with every field set', () => {
+    expect(validateMeshRevision(withChecks(checks()))).to.deep.equal([]);
+  });
+
+  it('accepts the minimal forms: max only, min only, an HTTP URL only', () => {
+    const h = { prometheus: [{ name: 'a', address: 'http://p:9090', query: 'up', max: 1 }, { name: 'b', address: 'http://p:9090/', query: 'up', min: -1 }], http: [{ name: 'c', url: 'https://x' }] };
+    expect(validateHealthChecks(h)).to.deep.equal([]);
+  });
+
+  it('accepts the bounds themselves: 1s and 1h intervals, a timeout equal to the interval, 16 checks of each kind', () => {
+    const h = {
+      prometheus: Array.from({ length: 16 }, (_, i) => ({ name: `p${i}`, address: 'http://p', query: 'up', max: 1, interval: i % 2 ? '1s' : '1h', timeout: i % 2 ? '1s' : '60s' })),
+      http: Array.from({ length: 16 }, (_, i) => ({ name: `h${i}`, url: 'http://x/', expectedStatus: i % 2 ? 100 : 599, failureThreshold: i % 2 ? 1 : 100 })),
+    };
+    expect(validateHealthChecks(h)).to.deep.equal([]);
+  });
+
+  const P = 'spec.healthChecks.prometheus[0]';
+  const H = 'spec.healthChecks.http[0]';
+  const invalid: { name: string; mutate: (h: Checks) => void; field: string; says: string[] }[] = [
+    { name: 'a Prometheus check without min or max', mutate: (h) => delete h.prometheus[0]!['max'], field: P, says: ['set min, max or both'] },
+    { name: 'min greater than max', mutate: (h) => (h.prometheus[1]!['min'] = 600), field: 'spec.healthChecks.prometheus[1].min', says: ['greater than max', 'swap them'] },
+    { name: 'max as a string', mutate: (h) => (h.prometheus[0]!['max'] = '0.05'), field: `${P}.max`, says: ['must be a number'] },
+    { name: 'two checks of one kind with the same name', mutate: (h) => (h.prometheus[1]!['name'] = 'error-rate'), field: 'spec.healthChecks.prometheus[1].name', says: ['already used by spec.healthChecks.prometheus[0]'] },
+    { name: 'a Prometheus and an HTTP check with the same name', mutate: (h) => (h.http[0]!['name'] = 'p99'), field: `${H}.name`, says: ['already used', 'its own name'] },
+    { name: 'a name that is not a DNS label', mutate: (h) => (h.http[0]!['name'] = 'Home_Page'), field: `${H}.name`, says: ['"Home_Page"', 'lower-case'] },
+    { name: 'an interval without a unit', mutate: (h) => (h.prometheus[0]!['interval'] = '30'), field: `${P}.interval`, says: ['not a duration', '"30s"'] },
+    { name: 'an interval in days', mutate: (h) => (h.prometheus[0]!['interval'] = '1d'), field: `${P}.interval`, says: ['not a duration'] },
+    { name: 'an interval under 1s', mutate: (h) => (h.prometheus[0]!['interval'] = '500ms'), field: `${P}.interval`, says: ['out of range', 'from 1s to 1h'] },
+    { name: 'an interval over 1h', mutate: (h) => (h.http[0]!['interval'] = '61m'), field: `${H}.interval`, says: ['out of range'] },
+    { name: 'a timeout of 0s', mutate: (h) => (h.http[0]!['timeout'] = '0s'), field: `${H}.timeout`, says: ['out of range', 'more than 0'] },
+    { name: 'a timeout over 60s', mutate: (h) => (h.prometheus[1]!['timeout'] = '61s'), field: 'spec.healthChecks.prometheus[1].timeout', says: ['out of range'] },
+    { name: 'a timeout longer than the interval', mutate: (h) => (h.http[0]!['timeout'] = '15s'), field: `${H}.timeout`, says: ['longer than the interval "10s"', 'shorten the timeout'] },
+    { name: 'a timeout longer than the default 30s interval', mutate: (h) => (h.prometheus[0]!['timeout'] = '45s'), field: `${P}.timeout`, says: ['longer than the interval "30s"'] },
+    { name: 'failureThreshold 0', mutate: (h) => (h.prometheus[0]!['failureThreshold'] = 0), field: `${P}.failureThreshold`, says: ['from 1 to 100'] },
+    { name: 'noData "ignore"', mutate: (h) => (h.prometheus[0]!['noData'] = 'ignore'), field: `${P}.noData`, says: ['"fail"', '"pass"', '"wait"'] },
+    { name: 'an ftp:// address', mutate: (h) => (h.prometheus[0]!['address'] = 'ftp://p'), field: `${P}.address`, says: ['http:// or https://'] },
+    { name: 'an address with a query', mutate: (h) => (h.prometheus[0]!['address'] = 'http://p:9090/?x=1'), field: `${P}.address`, says: ['must not have a query', 'base URL'] },
+    { name: 'an address without a scheme', mutate: (h) => (h.prometheus[0]!['address'] = 'prometheus:9090/x'), field: `${P}.address`, says: ['http:// or https://'] },
+    { name: 'no query', mutate: (h) => delete h.prometheus[0]!['query'], field: `${P}.query`, says: ['query is required'] },
+    { name: 'a query using an unknown variable', mutate: (h) => (h.prometheus[0]!['query'] = 'up{job="{{ target }}"}'), field: `${P}.query`, says: ['unknown variable {{target}}', '{{namespaces}}'] },
+    { name: 'an HTTP URL without a scheme', mutate: (h) => (h.http[0]!['url'] = 'frontend:8080/healthz'), field: `${H}.url`, says: ['http:// or https://'] },
+    { name: 'an HTTP URL using an unknown variable', mutate: (h) => (h.http[0]!['url'] = 'http://x/{{pod}}'), field: `${H}.url`, says: ['unknown variable {{pod}}'] },
+    { name: 'method PUT', mutate: (h) => (h.http[0]!['method'] = 'PUT'), field: `${H}.method`, says: ['GET, HEAD, POST'] },
+    { name: 'expectedStatus 700', mutate: (h) => (h.http[0]!['expectedStatus'] = 700), field: `${H}.expectedStatus`, says: ['from 100 to 599'] },
+    { name: 'onFailure here (it is spec.migration.onFailure)', mutate: (h) => (h['onFailure'] = 'pause'), field: 'spec.healthChecks.onFailure', says: ['unknown field'] },
+    { name: '17 HTTP checks', mutate: (h) => (h.http = Array.from({ length: 17 }, (_, i) => ({ name: `h${i}`, url: 'http://x/' }))), field: 'spec.healthChecks.http', says: ['at most 16'] },
+    { name: 'a misspelt field failureTreshold', mutate: (h) => (h.prometheus[0]!['failureTreshold'] = 2), field: `${P}.failureTreshold`, says: ['unknown field', '"failureThreshold"'] },
+    { name: 'prometheus as an object', mutate: (h) => ((h as Loose)['prometheus'] = { name: 'x' }), field: 'spec.healthChecks.prometheus', says: ['list of checks'] },
+  ];
+  for (const c of invalid) {
+    it(`rejects ${c.name}, naming ${c.field} and what to fix`, () => {
+      const h = checks();
+      c.mutate(h);
+      const errors = validateMeshRevision(withChecks(h));
+      const hit = errors.find((e) => e.field === c.field);
+      expect(hit, `errors: ${JSON.stringify(errors)}`).to.not.equal(undefined);
+      for (const s of c.says) expect(hit!.message).to.contain(s);
+    });
+  }
+
+  it('rejects healthChecks that is not an object, saying what it should look like', () => {
+    expect(validateHealthChecks([], 'spec.healthChecks')[0]!.message).to.contain('prometheus and/or http lists');
+  });
+
+  it('reports every problem of the checks at once', () => {
+    const h = checks();
+    h.prometheus[0]!['interval'] = '1d';
+    h.http[0]!['expectedStatus'] = 1;
+    h.prometheus[1]!['noData'] = 'never';
+    expect(validateHealthChecks(h).map((e) => e.field)).to.deep.equal([`${P}.interval`, 'spec.healthChecks.prometheus[1].noData', `${H}.expectedStatus`]);
   });
 });
 
