@@ -5,7 +5,7 @@
 // field names). No I/O here.
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { MESHREV_GROUP } from './labels.js';
-import type { HealthChecksSpec } from './health.js';
+import type { HealthChecksSpec, HealthChecksStatus } from './health.js';
 import type { MigrationSpec, MigrationStatus } from './migration.js';
 
 export const GROUP = MESHREV_GROUP;
@@ -134,6 +134,8 @@ export interface MeshRevisionStatus {
   lastFailure?: LastFailure;
   /** Where the migration is (src/api/migration.ts); absent without spec.migration. */
   migration?: MigrationStatus;
+  /** The health checks' analysis for the step being gated (src/api/health.ts); absent without spec.healthChecks. */
+  healthChecks?: HealthChecksStatus;
 }
 
 /**

@@ -40,6 +40,7 @@ import {
   MIGRATION_PHASE_SUSPENDED,
   type MigrationStatus,
 } from '../api/migration.js';
+import type { HealthChecksStatus } from '../api/health.js';
 import { formatTime, setKstatusConditions, type KstatusInput } from './conditions.js';
 import type { FieldError } from './validation.js';
 import type { ClaimDecision, ForeignWebhookConflict } from './webhooks.js';
@@ -124,6 +125,8 @@ export interface RevisionObservation {
   apiError?: string;
   /** The migration's status, when the MeshRevision has one (or still has namespaces to return). */
   migration?: MigrationStatus;
+  /** The health checks' analysis of the step being gated. */
+  healthChecks?: HealthChecksStatus;
 }
 
 /** Ready/Reconciling/Stalled for a migration that is not done: undefined when it is done or absent. */
@@ -261,5 +264,6 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
   if (o.webhookConfiguration !== undefined) status.webhookConfiguration = o.webhookConfiguration;
   if (lastFailure !== undefined) status.lastFailure = lastFailure;
   if (o.migration !== undefined) status.migration = o.migration;
+  if (o.healthChecks !== undefined) status.healthChecks = o.healthChecks;
   return status;
 }

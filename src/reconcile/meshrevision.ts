@@ -33,6 +33,8 @@ import { readOrigin, type RevisionResolver, type Workload } from '../policy/migr
 import type { ClaimDecision } from '../policy/webhooks.js';
 import { MigrationExecutor } from './migration.js';
 import { probeInjector, type ReadyEndpoints } from '../gates/injector.js';
+import { runHttpCheck } from '../gates/http.js';
+import { runPrometheusCheck } from '../gates/prometheus.js';
 
 /** How long an injector probe result is reused. */
 const PROBE_CACHE_MS = 3000;
@@ -90,6 +92,7 @@ export class MeshRevisionReconciler {
       events: d.events,
       ...(d.migrationMetrics ? { metrics: d.migrationMetrics } : {}),
       probeInjector: (mrev) => this.probe(mrev),
+      runCheck: (i) => (i.check.kind === 'prometheus' ? runPrometheusCheck(i.check, i.vars) : runHttpCheck(i.check, i.vars)),
     });
   }
 
@@ -179,6 +182,7 @@ export class MeshRevisionReconciler {
         const m = await this.migrations.reconcile({ mrev, now: obs.now, resolve: this.resolver(claims), deleting: false, log });
         if (m) {
           obs.migration = m.status;
+          obs.healthChecks = m.healthChecks ?? mrev.status?.healthChecks;
           requeueAfter = m.requeueAfterMs;
         }
       } else if (mrev.status?.migration) {
@@ -195,6 +199,7 @@ export class MeshRevisionReconciler {
       obs.apiError = apiErrorMessage(err);
     }
     if (failure !== undefined && mrev.status?.migration && !obs.migration) obs.migration = mrev.status.migration;
+    if (!obs.healthChecks && mrev.spec.healthChecks && mrev.status?.healthChecks) obs.healthChecks = mrev.status.healthChecks;
     await this.writeStatus(mrev, computeRevisionStatus(obs), ctx);
     if (failure !== undefined) throw failure;
     return requeueAfter !== undefined ? { requeueAfter } : {};

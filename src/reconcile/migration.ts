@@ -59,6 +59,8 @@ import type { KubeWriter } from '../kube/apply.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MigrationMetrics } from '../health/metrics.js';
+import type { CheckInstance, HealthChecksStatus, Measurement } from '../api/health.js';
+import { expandChecks, gateVerdict, isDue, nextCheckState, nextDueInMs, planFailureResponse, resolveChecks, syncCheckStates } from '../policy/analysis.js';
 
 /** While namespaces move, look again this often even without watch events. */
 const PROGRESS_RECHECK_MS = 2000;
@@ -76,6 +78,8 @@ export interface MigrationDeps {
   metrics?: MigrationMetrics;
   /** Built-in gate: undefined when the target revision's injector is reachable, else why not. */
   probeInjector?: (mrev: MeshRevision) => Promise<string | undefined>;
+  /** Takes one measurement of a user-defined check (src/gates/*); never throws. */
+  runCheck?: (instance: CheckInstance) => Promise<Measurement>;
 }
 
 export interface MigrationInput {
@@ -90,6 +94,8 @@ export interface MigrationInput {
 
 export interface MigrationResult {
   status: MigrationStatus;
+  /** The user-defined checks' analysis of the step being gated (status.healthChecks). */
+  healthChecks?: HealthChecksStatus;
   /** Every namespace this migration moved is back at its origin (the finalizer may go on). */
   allReturned: boolean;
   requeueAfterMs?: number;
@@ -205,26 +211,20 @@ export class MigrationExecutor {
       const completedAt = done ? (sameGeneration && before?.completedAt ? before.completedAt : formatTime(now)) : undefined;
       return { index: s.index, target: s.target, ...(completedAt ? { completedAt } : {}) };
     });
-    // A failed gate (a workload that does not roll out, crash-loops, keeps restarting): act per
-    // spec.migration.onFailure, recording the decision on the namespaces it sends back.
-    const failing = entries().filter((e) => e.state === NS_FAILED);
+    // A failed gate — built in (a workload that does not roll out, crash-loops, keeps restarting) or a
+    // user-defined check — acts per spec.migration.onFailure, recording the decision on the namespaces
+    // it sends back (rollbackReason in their origin annotation) so it survives a lost status write.
     const policy = spec?.onFailure ?? DEFAULT_MIGRATION_FAILURE_POLICY;
     let gateReason = gateFailure;
-    if (failing.length > 0 && !rollbackAll && policy !== 'pause') {
-      const reason = `health gate failed: ${failing.map((e) => `${e.name}: ${e.message ?? 'failed'}`).join('; ')}`;
-      void this.d.events.warning(eventRef(mrev), 'HealthGateFailed', `${reason}; onFailure: ${policy}`);
-      log.warn('health gate failed', { reason, onFailure: policy });
-      if (policy === 'rollbackAll') return this.reconcile(input, reason);
-      const failedSteps = new Set(failing.map((e) => e.step));
+    const sendBack = (names: ReadonlySet<string>, reason: string, why: (e: NamespaceMigrationStatus) => string) => {
       for (const o of [...outcomes.values()]) {
         const e = o.entry;
-        const hit = policy === 'rollbackNamespace' ? e.state === NS_FAILED : failedSteps.has(e.step) && e.state !== NS_ROLLED_BACK && e.state !== NS_ROLLING_BACK;
         const ns = byName.get(e.name);
         const origin = ns ? readOrigin(ns) : undefined;
-        if (!hit || !ns || !origin) continue;
+        if (!names.has(e.name) || e.state === NS_ROLLED_BACK || e.state === NS_ROLLING_BACK || !ns || !origin) continue;
         const marked: NamespaceOrigin = { ...origin, rollbackReason: reason, ...(generation !== undefined ? { rollbackGeneration: generation } : {}) };
         outcomes.set(e.name, {
-          entry: { ...e, state: NS_ROLLING_BACK, message: `sent back: ${e.state === NS_FAILED ? (e.message ?? 'failed') : `its step ${e.step} failed`}` },
+          entry: { ...e, state: NS_ROLLING_BACK, message: `sent back: ${why(e)}` },
           restarts: [],
           rolling: 0,
           write: async () => {
@@ -234,7 +234,58 @@ export class MigrationExecutor {
           },
         });
       }
+    };
+    const failing = entries().filter((e) => e.state === NS_FAILED);
+    if (failing.length > 0 && !rollbackAll && policy !== 'pause') {
+      const reason = `health gate failed: ${failing.map((e) => `${e.name}: ${e.message ?? 'failed'}`).join('; ')}`;
+      void this.d.events.warning(eventRef(mrev), 'HealthGateFailed', `${reason}; onFailure: ${policy}`);
+      log.warn('health gate failed', { reason, onFailure: policy });
+      if (policy === 'rollbackAll') return this.reconcile(input, reason);
+      const failedSteps = new Set(failing.map((e) => e.step));
+      const hit = new Set(entries().filter((e) => (policy === 'rollbackNamespace' ? e.state === NS_FAILED : failedSteps.has(e.step))).map((e) => e.name));
+      sendBack(hit, reason, (e) => (e.state === NS_FAILED ? (e.message ?? 'failed') : `its step ${e.step} failed`));
       gateReason = reason;
+    }
+
+    // User-defined checks (Prometheus, HTTP) gate the step after the one just completed: they run
+    // over its namespaces during its soak, and the next step (or Succeeded) waits for them to pass.
+    let healthChecks: HealthChecksStatus | undefined;
+    let requeueAfterMsChecks: number | undefined;
+    let checksHold: string | undefined;
+    const checks = resolveChecks(mrev.spec.healthChecks);
+    const nextPending = plan.order.find((n) => !outcomes.has(n));
+    const gatedStep = nextPending !== undefined ? (plan.stepOf.get(nextPending) ?? 1) - 1 : plan.steps.length;
+    const gated = plan.steps[gatedStep - 1];
+    const finished = sameGeneration && prev.phase === MIGRATION_PHASE_SUCCEEDED;
+    if (checks.length > 0 && gated && stepsStatus[gatedStep - 1]?.completedAt && !rollbackAll && gateReason === undefined && !terminal && !finished && this.d.runCheck) {
+      const instances = expandChecks(checks, { revision: target, namespaces: [...gated.namespaces].sort() });
+      const prevChecks = mrev.status?.healthChecks;
+      // syncCheckStates returns one state per instance, in the instances' order.
+      const states = syncCheckStates(sameGeneration && prevChecks?.step === gatedStep ? prevChecks.checks : undefined, instances);
+      await Promise.all(
+        instances.map(async (inst, idx) => {
+          if (!isDue(states[idx], inst, now)) return;
+          states[idx] = nextCheckState(states[idx], await this.d.runCheck!(inst), now, inst);
+        }),
+      );
+      healthChecks = { step: gatedStep, checks: states };
+      const result = gateVerdict(states, instances);
+      const dueIn = nextDueInMs(states, instances, now);
+      if (result.verdict === 'wait') {
+        checksHold = result.message;
+        if (dueIn !== undefined) requeueAfterMsChecks = Math.max(250, dueIn);
+      } else if (result.verdict === 'fail') {
+        const response = planFailureResponse(result, policy, {
+          stepNamespaces: [...gated.namespaces],
+          movedNamespaces: entries().filter((e) => e.state !== NS_ROLLED_BACK).map((e) => e.name),
+        });
+        const reason = `health check failed: ${result.message}`;
+        void this.d.events.warning(eventRef(mrev), 'HealthCheckFailed', `${reason}; onFailure: ${policy}`);
+        log.warn('health check failed', { reason, onFailure: policy });
+        if (response.action === 'rollback' && response.scope === 'all') return this.reconcile(input, reason);
+        if (response.action === 'rollback') sendBack(new Set(response.namespaces), reason, () => result.message);
+        gateReason = reason;
+      }
     }
 
     // Built-in gate: nothing moves towards an injector that cannot answer (with failurePolicy Fail the
@@ -266,7 +317,8 @@ export class MigrationExecutor {
       const next = pending[0];
       const nextStep = next ? (plan.stepOf.get(next) ?? 1) : undefined;
       if (nextStep === undefined) {
-        phase = inFlight > 0 ? MIGRATION_PHASE_PROGRESSING : MIGRATION_PHASE_SUCCEEDED;
+        // The last step's checks must pass too before the migration counts as done.
+        phase = inFlight > 0 || checksHold !== undefined ? MIGRATION_PHASE_PROGRESSING : MIGRATION_PHASE_SUCCEEDED;
       } else if (spec.paused) {
         phase = MIGRATION_PHASE_SUSPENDED;
       } else {
@@ -288,6 +340,11 @@ export class MigrationExecutor {
               requeueAfterMs = until - now.getTime();
             }
           }
+        }
+        if (gateOpen && checksHold !== undefined) {
+          gateOpen = false;
+          phase = MIGRATION_PHASE_PAUSED;
+          currentStep = prevStep?.index ?? nextStep;
         }
         if (gateOpen && blocked !== undefined) {
           currentStep = nextStep;
@@ -381,15 +438,18 @@ export class MigrationExecutor {
     }
     if (rollbackReason ?? gateReason) status.rollbackReason = (rollbackReason ?? gateReason)!;
     if (blocked !== undefined) status.blocked = blocked;
+    else if (checksHold !== undefined && phase !== MIGRATION_PHASE_SUCCEEDED) status.blocked = `waiting for health checks: ${checksHold}`;
     if (list.length === 0 && spec && phase === MIGRATION_PHASE_PROGRESSING) status.phase = MIGRATION_PHASE_PENDING;
     const byState: Record<string, number> = {};
     for (const e of list) byState[e.state] = (byState[e.state] ?? 0) + 1;
     this.d.metrics?.observe(name, status.phase, byState);
     if (status.counts!.inProgress > 0) requeueAfterMs = Math.min(requeueAfterMs ?? PROGRESS_RECHECK_MS, PROGRESS_RECHECK_MS);
     if (blocked !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? 5000, 5000);
+    if (requeueAfterMsChecks !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? requeueAfterMsChecks, requeueAfterMsChecks);
 
     return {
       status,
+      ...(healthChecks ? { healthChecks } : {}),
       allReturned: list.every((e) => e.state === NS_ROLLED_BACK),
       ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
     };

@@ -20,6 +20,9 @@ import {
 } from '../support/mesh.js';
 import { startOperatorAsServiceAccount } from '../support/operator.js';
 import { startInjector } from '../support/injector.js';
+import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 describe('health gates', function () {
   this.timeout(240_000);
@@ -132,6 +135,124 @@ describe('health gates', function () {
       await new Promise((r) => setTimeout(r, 4000));
       for (const ns of names) expect(await namespaceLabels(c, ns), `${ns} untouched`).to.deep.equal({ 'istio-injection': 'enabled' });
       expect((await getMeshRevision(c, m.newRev))?.status?.migration?.counts?.migrated).to.equal(0);
+    });
+  });
+
+  describe('user-defined checks', function () {
+    let prom: TestPrometheus | undefined;
+    let http: Server | undefined;
+    let httpStatus = 200;
+    let httpUrl = '';
+
+    before(async function () {
+      prom = await startPrometheus();
+      http = createServer((_req, res) => {
+        res.statusCode = httpStatus;
+        res.end(httpStatus === 200 ? 'ok' : 'unhealthy');
+      });
+      await new Promise<void>((resolve) => http!.listen(0, '127.0.0.1', resolve));
+      httpUrl = `http://127.0.0.1:${(http.address() as AddressInfo).port}/healthz`;
+    });
+
+    after(async function () {
+      await prom?.stop();
+      if (http) {
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http!.close(() => resolve()));
+      }
+    });
+
+    async function meshWith(n: number): Promise<{ mesh: Mesh; names: string[] }> {
+      const mesh = await startMesh(c);
+      const names: string[] = [];
+      for (let i = 0; i < n; i++) names.push(await createAppNamespace(c, mesh, `chk${i}`, { 'istio-injection': 'enabled' }, { deployments: [{ name: 'web', replicas: 1 }] }));
+      for (const ns of names) await waitSettled(c, ns, 1);
+      return { mesh, names };
+    }
+
+    it('lets the migration go on while a Prometheus gate is healthy, and records the analysis in status', async function () {
+      const { mesh, names } = await meshWith(2);
+      try {
+        prom!.exporter.set('meshrev_e2e_error_rate', 0.01, { revision: mesh.newRev });
+        await prom!.waitForValue(`max(meshrev_e2e_error_rate{revision="${mesh.newRev}"})`, 0.01);
+        await createMeshRevision(c, mesh, meshRevisionObject(mesh.newRev, mesh.newInjector, {
+          migration: migrationFor(mesh, { steps: [{ namespaces: 1 }, { percent: 100 }] }),
+          healthChecks: { prometheus: [{ name: 'errors', address: prom!.address, query: 'max(meshrev_e2e_error_rate{revision="{{revision}}"})', max: 0.1, interval: '1s', failureThreshold: 2 }] },
+        }));
+        const done = await waitMigrationPhase(c, mesh.newRev, 'Succeeded', 120_000);
+        expect(done.status?.healthChecks?.checks?.[0]).to.include({ name: 'errors', phase: 'Passing' });
+        for (const ns of names) expect(await namespaceLabels(c, ns)).to.deep.equal({ 'istio.io/rev': mesh.newRev });
+      } finally {
+        await stopMesh(c, mesh);
+      }
+    });
+
+    it('rolls back the step a bad Prometheus value fails, and never starts the next one', async function () {
+      const { mesh, names } = await meshWith(2);
+      try {
+        prom!.exporter.set('meshrev_e2e_error_rate', 0.5, { revision: mesh.newRev });
+        await prom!.waitForValue(`max(meshrev_e2e_error_rate{revision="${mesh.newRev}"})`, 0.5);
+        await createMeshRevision(c, mesh, meshRevisionObject(mesh.newRev, mesh.newInjector, {
+          migration: migrationFor(mesh, { steps: [{ namespaces: 1 }, { percent: 100 }], onFailure: 'rollbackStep' }),
+          healthChecks: { prometheus: [{ name: 'errors', address: prom!.address, query: 'max(meshrev_e2e_error_rate{revision="{{revision}}"})', max: 0.1, interval: '1s', failureThreshold: 2 }] },
+        }));
+        const failed = await waitMigrationPhase(c, mesh.newRev, 'Failed', 120_000);
+        expect(failed.status?.migration?.rollbackReason).to.match(/health check failed.*errors/);
+        await eventually('step 1 back at its origin', async () => {
+          const s = (await getMeshRevision(c, mesh.newRev))?.status?.migration;
+          return s?.namespaces?.filter((n) => n.state === 'RolledBack').length === 1;
+        }, { timeoutMs: 60_000 });
+        for (const ns of names) expect(await namespaceLabels(c, ns), `${ns} on its origin`).to.deep.equal({ 'istio-injection': 'enabled' });
+        expect((await getMeshRevision(c, mesh.newRev))?.status?.conditions?.find((x) => x.type === 'Stalled')?.reason).to.equal('MigrationFailed');
+      } finally {
+        await stopMesh(c, mesh);
+      }
+    });
+
+    it('holds the next step while a query has no data under noData: wait', async function () {
+      const { mesh, names } = await meshWith(2);
+      try {
+        await createMeshRevision(c, mesh, meshRevisionObject(mesh.newRev, mesh.newInjector, {
+          migration: migrationFor(mesh, { steps: [{ namespaces: 1 }, { percent: 100 }] }),
+          healthChecks: { prometheus: [{ name: 'absent', address: prom!.address, query: 'max(meshrev_e2e_never_exported)', max: 1, interval: '1s', noData: 'wait' }] },
+        }));
+        await eventually('step 1 done and the gate waiting', async () => {
+          const m = await getMeshRevision(c, mesh.newRev);
+          return m?.status?.migration?.counts?.migrated === 1 && /waiting for health checks/.test(m.status.migration.blocked ?? '') ? m : false;
+        }, { timeoutMs: 60_000 });
+        await new Promise((r) => setTimeout(r, 3000));
+        const m = await getMeshRevision(c, mesh.newRev);
+        expect(m?.status?.migration?.counts?.migrated, 'step 2 not started').to.equal(1);
+        expect(names.filter((n) => m?.status?.migration?.namespaces?.find((e) => e.name === n)?.state === 'Pending')).to.have.length(1);
+      } finally {
+        await stopMesh(c, mesh);
+      }
+    });
+
+    it('stops the migration when an HTTP check fails mid-soak (onFailure: pause), leaving the next step unstarted', async function () {
+      const { mesh, names } = await meshWith(2);
+      httpStatus = 200;
+      try {
+        await createMeshRevision(c, mesh, meshRevisionObject(mesh.newRev, mesh.newInjector, {
+          migration: migrationFor(mesh, { steps: [{ namespaces: 1, pause: '20s' }, { percent: 100 }], onFailure: 'pause' }),
+          healthChecks: { http: [{ name: 'app', url: httpUrl, interval: '1s', failureThreshold: 2 }] },
+        }));
+        await eventually('soaking after step 1 with the check passing', async () => {
+          const m = await getMeshRevision(c, mesh.newRev);
+          return m?.status?.migration?.phase === 'Paused' && m.status.healthChecks?.checks?.[0]?.phase === 'Passing' ? m : false;
+        }, { timeoutMs: 60_000 });
+        httpStatus = 503;
+        const failed = await waitMigrationPhase(c, mesh.newRev, 'Failed', 60_000);
+        expect(failed.status?.healthChecks?.checks?.[0]?.phase).to.equal('Failed');
+        expect(failed.status?.migration?.counts?.migrated).to.equal(1);
+        const moved = names.filter((n) => failed.status?.migration?.namespaces?.find((e) => e.name === n)?.state === 'Migrated');
+        expect(moved, 'step 1 stays (onFailure: pause)').to.have.length(1);
+        await new Promise((r) => setTimeout(r, 3000));
+        expect((await getMeshRevision(c, mesh.newRev))?.status?.migration?.counts?.migrated, 'step 2 never starts').to.equal(1);
+      } finally {
+        httpStatus = 200;
+        await stopMesh(c, mesh);
+      }
     });
   });
 });
