@@ -32,6 +32,8 @@ export interface MigrationMetrics {
   observe(meshRevision: string, phase: string | undefined, byState: Record<string, number>): void;
   /** A namespace reached its destination: direction "forward" or "rollback". */
   namespaceDone(direction: 'forward' | 'rollback', seconds: number): void;
+  /** A gate failed: "workload" (built in: rollout, crash loop, restarts) or "check" (Prometheus/HTTP); with the action taken. */
+  gateFailed(meshRevision: string, gate: 'workload' | 'check', action: string): void;
 }
 
 export class OperatorMetrics {
@@ -198,6 +200,12 @@ export class OperatorMetrics {
     buckets: [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800],
     registers: [this.registry],
   });
+  private readonly gateFailures = new Counter({
+    name: 'meshrev_health_gate_failures_total',
+    help: 'Failed health gates by MeshRevision, gate (workload, check) and the action taken (onFailure)',
+    labelNames: ['meshrevision', 'gate', 'action'] as const,
+    registers: [this.registry],
+  });
   private readonly migrationPhases = new Map<string, string>();
 
   /** The hooks the migration executor reports through. */
@@ -212,6 +220,7 @@ export class OperatorMetrics {
       this.migrationsInProgress.set([...this.migrationPhases.values()].filter((p) => moving.has(p)).length);
     },
     namespaceDone: (direction, seconds) => this.namespaceDuration.observe({ direction }, seconds),
+    gateFailed: (meshRevision, gate, action) => this.gateFailures.inc({ meshrevision: meshRevision, gate, action }),
   };
 
   /** The text exposition for /metrics. */

@@ -240,6 +240,7 @@ export class MigrationExecutor {
       const reason = `health gate failed: ${failing.map((e) => `${e.name}: ${e.message ?? 'failed'}`).join('; ')}`;
       void this.d.events.warning(eventRef(mrev), 'HealthGateFailed', `${reason}; onFailure: ${policy}`);
       log.warn('health gate failed', { reason, onFailure: policy });
+      this.d.metrics?.gateFailed(name, 'workload', policy);
       if (policy === 'rollbackAll') return this.reconcile(input, reason);
       const failedSteps = new Set(failing.map((e) => e.step));
       const hit = new Set(entries().filter((e) => (policy === 'rollbackNamespace' ? e.state === NS_FAILED : failedSteps.has(e.step))).map((e) => e.name));
@@ -282,6 +283,7 @@ export class MigrationExecutor {
         const reason = `health check failed: ${result.message}`;
         void this.d.events.warning(eventRef(mrev), 'HealthCheckFailed', `${reason}; onFailure: ${policy}`);
         log.warn('health check failed', { reason, onFailure: policy });
+        this.d.metrics?.gateFailed(name, 'check', policy);
         if (response.action === 'rollback' && response.scope === 'all') return this.reconcile(input, reason);
         if (response.action === 'rollback') sendBack(new Set(response.namespaces), reason, () => result.message);
         gateReason = reason;

@@ -88,6 +88,7 @@ describe('health gates', function () {
       expect(failed.status?.migration?.rollbackReason).to.match(/health gate failed/);
       const events = await c.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${m.newRev}` });
       expect(events.items.map((e) => e.reason)).to.include('HealthGateFailed');
+      expect((await op!.metrics.render()).body).to.match(new RegExp(`meshrev_health_gate_failures_total\\{meshrevision="${m.newRev}",gate="workload",action="rollbackNamespace"\\} 1`));
 
       // For GitOps and scripts: Ready never comes, and the reason is in the YAML.
       let waitErr: unknown;
