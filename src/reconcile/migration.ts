@@ -179,6 +179,8 @@ export class MigrationExecutor {
 
     const plan = planSteps(classes, spec?.steps);
     const outcomes = new Map<string, NsOutcome>();
+    const prevByName = new Map((prev.namespaces ?? []).map((e) => [e.name, e]));
+    const position = new Map(plan.order.map((n, i) => [n, i]));
     const maxRestarts = spec?.maxConcurrentRestarts ?? DEFAULT_MAX_CONCURRENT_RESTARTS;
 
     for (const c of moved) {
@@ -186,7 +188,7 @@ export class MigrationExecutor {
       const ns = byName.get(c.name)!;
       const back = rollbackAll || rollbackListed.has(c.name) || c.origin.rollbackReason !== undefined;
       // The step a namespace moved in, as recorded: while going back the plan's order changes under it.
-      const step = prev.namespaces?.find((e) => e.name === c.name)?.step ?? plan.stepOf.get(c.name) ?? 0;
+      const step = prevByName.get(c.name)?.step ?? plan.stepOf.get(c.name) ?? 0;
       outcomes.set(c.name, back ? this.returnNamespace(ns, c.origin, input, step) : this.advanceNamespace(ns, c.origin, input, step, spec?.rolloutTimeoutSeconds));
     }
 
@@ -194,7 +196,7 @@ export class MigrationExecutor {
     for (const r of returnedNamespaces(name, namespaces)) {
       const byGate = r.origin.rollbackReason !== undefined && r.origin.rollbackGeneration === generation;
       if (outcomes.has(r.name) || !(rollbackAll || rollbackListed.has(r.name) || byGate)) continue;
-      const prevEntry = prev.namespaces?.find((e) => e.name === r.name);
+      const prevEntry = prevByName.get(r.name);
       const ns = byName.get(r.name)!;
       const outcome: NsOutcome = { entry: { name: r.name, state: NS_ROLLED_BACK, step: prevEntry?.step ?? 0, from: sourceOf(r.origin.labels) ?? 'none' }, restarts: [], rolling: 0 };
       // Deleting the MeshRevision: its records on namespaces go with it.
@@ -204,9 +206,9 @@ export class MigrationExecutor {
 
     // Forward: start the next namespaces of the current step, within the gates.
     const entries = (): NamespaceMigrationStatus[] => [...outcomes.values()].map((o) => o.entry);
-    const migratedSet = () => new Set(entries().filter((e) => e.state === NS_MIGRATED).map((e) => e.name));
+    const migratedNow = new Set(entries().filter((e) => e.state === NS_MIGRATED).map((e) => e.name));
     const stepsStatus: StepStatus[] = plan.steps.map((s) => {
-      const done = plan.order.slice(0, s.target).every((n) => migratedSet().has(n));
+      const done = plan.order.slice(0, s.target).every((n) => migratedNow.has(n));
       const before = prev.steps?.find((p) => p.index === s.index && p.target === s.target);
       const completedAt = done ? (sameGeneration && before?.completedAt ? before.completedAt : formatTime(now)) : undefined;
       return { index: s.index, target: s.target, ...(completedAt ? { completedAt } : {}) };
@@ -355,7 +357,7 @@ export class MigrationExecutor {
           currentStep = nextStep;
           const stepEnd = plan.steps[nextStep - 1]!.target;
           const room = Math.max(0, (spec.maxConcurrentNamespaces ?? DEFAULT_MAX_CONCURRENT_NAMESPACES) - inFlight);
-          const startable = pending.filter((n) => plan.order.indexOf(n) < stepEnd).slice(0, room);
+          const startable = pending.filter((n) => (position.get(n) ?? Infinity) < stepEnd).slice(0, room);
           for (const n of startable) {
             const ns = byName.get(n)!;
             const origin: NamespaceOrigin = { ...originOf(ns, name, target), movedAt: formatTime(now) };
