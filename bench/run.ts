@@ -1,5 +1,6 @@
 // Benchmark dispatcher: `node dist/bench/run.js <name> [options]`
-// (`npm run bench -- injector`). With no name it runs every registered bench.
+// (`npm run bench -- injector`). With no name it runs every registered bench,
+// each in its short form (its quickArgs, then the options given).
 // Benches print their figures; they are measurements, not pass/fail tests.
 import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
@@ -7,12 +8,15 @@ import { realpathSync } from 'node:fs';
 export interface Bench {
   /** One line for the list. */
   description: string;
+  /** Prepended to the options when every bench runs (no name given), to keep that run short. */
+  quickArgs?: string[];
   run(args: string[]): Promise<void>;
 }
 
 /** Every bench, loaded on demand so one bench's imports never slow another. Add yours here. */
 export const BENCHES: Readonly<Record<string, () => Promise<Bench>>> = {
   injector: async () => (await import('./injector.js')).bench,
+  migration: async () => (await import('./migration.js')).bench,
 };
 
 export async function runBenches(argv: string[]): Promise<number> {
@@ -21,8 +25,9 @@ export async function runBenches(argv: string[]): Promise<number> {
     console.log(`usage: run.js [name] [options]\nbenches: ${Object.keys(BENCHES).join(', ')}`);
     return 0;
   }
-  const names = name === undefined || name.startsWith('-') ? Object.keys(BENCHES) : [name];
-  const args = name === undefined || name.startsWith('-') ? argv : rest;
+  const all = name === undefined || name.startsWith('-');
+  const names = all ? Object.keys(BENCHES) : [name];
+  const args = all ? argv : rest;
   for (const n of names) {
     const load = BENCHES[n];
     if (!load) {
@@ -31,7 +36,7 @@ export async function runBenches(argv: string[]): Promise<number> {
     }
     const bench = await load();
     console.log(`# ${n}: ${bench.description}`);
-    await bench.run(args);
+    await bench.run(all ? [...(bench.quickArgs ?? []), ...args] : args);
   }
   return 0;
 }
