@@ -67,6 +67,10 @@ tools: ## Install missing system tools the tests use (openssl, prometheus) from 
 test-e2e: build binaries tools ## Run the end-to-end tests against a fresh local cluster (started and torn down by the harness)
 	npx mocha --config test/.mocharc.e2e.json
 
+.PHONY: bench
+bench: build binaries ## Run the benchmarks (BENCH="migration --sizes 10,100" for one; see README "Benchmarks")
+	node dist/bench/run.js $(BENCH)
+
 .PHONY: test
 test: ## Run everything: lint, unit tests, then e2e tests on a real local cluster
 	rm -rf .test-results

@@ -1,19 +1,25 @@
 // The operator process: informers, the MeshRevision controller, leader
 // election, probes and metrics, wired by the runtime's Manager. The CLI's
 // `meshrev operator` command parses flags and calls runOperator().
-import type { KubeConfig, V1DaemonSet, V1Deployment, V1MutatingWebhookConfiguration, V1Namespace, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1DaemonSet, V1Deployment, V1MutatingWebhookConfiguration, V1Namespace, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { Workload } from './policy/migration.js';
 import { LABEL_ISTIO_REV } from './api/labels.js';
 import { API_VERSION, KIND, PLURAL, type MeshRevision } from './api/meshrevision.js';
 import { OperatorMetrics } from './health/metrics.js';
 import { createHealthApp, type ListenOptions } from './health/server.js';
 import { KubeWriter } from './kube/apply.js';
+import { makeInjectionProbe } from './kube/admission-probe.js';
+import type { Informer } from './kube/informer.js';
+import { podProjection, withoutBookkeeping } from './kube/projections.js';
 import { makeApis, readyEndpoints } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
 import { CONTROLLER_NAME, MeshRevisionReconciler, type Store } from './reconcile/meshrevision.js';
 import { createLogger, type Logger } from './runtime/logger.js';
 import { Manager, handleSignals, watchMapped, type StopReason } from './runtime/manager.js';
 import type { WorkQueue } from './runtime/workqueue.js';
+
+/** Batch period of namespace, pod and workload events (see Watch.batchMs). */
+export const BATCH_MS = 250;
 
 export interface OperatorOptions {
   kc: KubeConfig;
@@ -44,7 +50,14 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
   const metrics = new OperatorMetrics();
   const health = createHealthApp({ metrics });
   const apis = makeApis(opts.kc);
-  const writer = new KubeWriter({ kc: opts.kc, onWrite: (w) => metrics.writeMetrics.write(w.verb, w.kind) });
+  // What our writes return goes into the informers at once (Informer.assume): the next reconcile
+  // sees its own writes even before their watch events arrive.
+  const informerOf = new Map<string, Informer<KubernetesObject>>();
+  const writer = new KubeWriter({
+    kc: opts.kc,
+    onWrite: (w) => metrics.writeMetrics.write(w.verb, w.kind),
+    onResult: (obj) => informerOf.get(`${obj.apiVersion}/${obj.kind}`)?.assume(obj),
+  });
   const events = new EventRecorder({ core: apis.core, writer, log });
   const manager = new Manager({
     log,
@@ -65,11 +78,16 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
       labelSelector: LABEL_ISTIO_REV,
     },
   });
-  const namespaces = manager.informer<V1Namespace>({ kc: opts.kc, resource: { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces' } });
-  const pods = manager.informer<V1Pod>({ kc: opts.kc, resource: { apiVersion: 'v1', kind: 'Pod', plural: 'pods' } });
-  const deployments = manager.informer<V1Deployment>({ kc: opts.kc, resource: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' } });
-  const statefulSets = manager.informer<V1StatefulSet>({ kc: opts.kc, resource: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' } });
-  const daemonSets = manager.informer<V1DaemonSet>({ kc: opts.kc, resource: { apiVersion: 'apps/v1', kind: 'DaemonSet', plural: 'daemonsets' } });
+  // Every pod of the cluster is watched: the cache keeps only what the policies read (kube/projections).
+  const transform = withoutBookkeeping;
+  const namespaces = manager.informer<V1Namespace>({ kc: opts.kc, transform, resource: { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces' } });
+  const pods = manager.informer<V1Pod>({ kc: opts.kc, transform: podProjection, resource: { apiVersion: 'v1', kind: 'Pod', plural: 'pods' } });
+  const deployments = manager.informer<V1Deployment>({ kc: opts.kc, transform, resource: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' } });
+  const statefulSets = manager.informer<V1StatefulSet>({ kc: opts.kc, transform, resource: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' } });
+  const daemonSets = manager.informer<V1DaemonSet>({ kc: opts.kc, transform, resource: { apiVersion: 'apps/v1', kind: 'DaemonSet', plural: 'daemonsets' } });
+  for (const i of [meshRevisions, webhooks, namespaces, pods, deployments, statefulSets, daemonSets] as Informer<KubernetesObject>[]) {
+    informerOf.set(`${i.resource.apiVersion}/${i.resource.kind}`, i);
+  }
   const workloads = (namespace: string): Workload[] => [
     ...deployments.list(namespace).map((w) => ({ ...w, kind: 'Deployment' as const })),
     ...statefulSets.list(namespace).map((w) => ({ ...w, kind: 'StatefulSet' as const })),
@@ -87,19 +105,22 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     events,
     migrationMetrics: metrics.migrationMetrics,
     readyEndpoints: (namespace, service) => readyEndpoints(apis.discovery, namespace, service),
+    probeAdmission: makeInjectionProbe(apis.core, writer.fieldManager),
   });
   const queue = manager.addController({
     name: CONTROLLER_NAME,
     reconcile: reconciler.reconcile,
     concurrency: opts.concurrency ?? 1,
+    // Spec and webhook changes reconcile at once; the bursts a migration causes (every pod and
+    // workload of a rollout, every relabelled namespace) are batched into one reconcile per period.
     watches: [
       watchMapped(meshRevisions, reconciler.mapMeshRevision),
       watchMapped(webhooks, reconciler.mapWebhook),
-      watchMapped(namespaces, reconciler.mapNamespace),
-      watchMapped(pods, reconciler.mapPod),
-      watchMapped(deployments, reconciler.mapWorkload),
-      watchMapped(statefulSets, reconciler.mapWorkload),
-      watchMapped(daemonSets, reconciler.mapWorkload),
+      watchMapped(namespaces, reconciler.mapNamespace, { batchMs: BATCH_MS }),
+      watchMapped(pods, reconciler.mapPod, { batchMs: BATCH_MS }),
+      watchMapped(deployments, reconciler.mapWorkload, { batchMs: BATCH_MS }),
+      watchMapped(statefulSets, reconciler.mapWorkload, { batchMs: BATCH_MS }),
+      watchMapped(daemonSets, reconciler.mapWorkload, { batchMs: BATCH_MS }),
     ],
   });
 

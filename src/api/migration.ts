@@ -132,6 +132,18 @@ export interface NamespaceOrigin {
  */
 export const RELABEL_SETTLE_MS = 2000;
 
+/**
+ * After a relabel, a dry-run pod shows which revision the admission chain
+ * injects in the namespace (kube/admission-probe); its workloads are
+ * restarted as soon as that is the revision expected (RELABEL_SETTLE_MS is
+ * then the fallback for when the probe cannot run). If it still names
+ * another revision this long after the relabel, the namespace fails before
+ * any workload is restarted.
+ */
+export const ADMISSION_PROBE_DEADLINE_MS = 30_000;
+/** How soon to probe again while the admission chain still injects another revision. */
+export const ADMISSION_PROBE_RETRY_MS = 250;
+
 // ---------------------------------------------------------------------------
 // Status
 

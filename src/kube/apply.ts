@@ -40,6 +40,8 @@ export interface KubeWriterOptions {
   fieldManager?: string;
   /** Called before every write request (metrics). */
   onWrite?: WriteHook;
+  /** Called with the object every successful apply or patch returned (informers assume it: Informer.assume). */
+  onResult?: (obj: k8s.KubernetesObject) => void;
 }
 
 export interface ApplyResult<T> {
@@ -72,6 +74,7 @@ export class KubeWriter {
   private readonly objects: k8s.KubernetesObjectApi;
   private readonly custom: k8s.CustomObjectsApi;
   private readonly onWrite: WriteHook | undefined;
+  private readonly onResult: ((obj: k8s.KubernetesObject) => void) | undefined;
   private count = 0;
   private readonly byVerb = new Map<WriteVerb, number>();
 
@@ -80,6 +83,12 @@ export class KubeWriter {
     this.objects = k8s.KubernetesObjectApi.makeApiClient(opts.kc);
     this.custom = opts.kc.makeApiClient(k8s.CustomObjectsApi);
     this.onWrite = opts.onWrite;
+    this.onResult = opts.onResult;
+  }
+
+  private returned<T extends k8s.KubernetesObject>(obj: T): T {
+    this.onResult?.(obj);
+    return obj;
   }
 
   /** Write requests sent so far (all verbs). */
@@ -107,8 +116,10 @@ export class KubeWriter {
   /** Server-side apply of `obj` (apiVersion, kind, metadata.name, [namespace], and only the fields meshrev owns). */
   async apply<T extends k8s.KubernetesObject>(obj: T): Promise<T> {
     const body = applyBody(obj);
-    return this.write(describe('apply', obj), () =>
-      this.objects.patch<T>(body, undefined, undefined, this.fieldManager, true, k8s.PatchStrategy.ServerSideApply),
+    return this.returned(
+      await this.write(describe('apply', obj), () =>
+        this.objects.patch<T>(body, undefined, undefined, this.fieldManager, true, k8s.PatchStrategy.ServerSideApply),
+      ),
     );
   }
 
@@ -136,7 +147,7 @@ export class KubeWriter {
         ? this.custom.patchNamespacedCustomObjectStatus({ ...common, namespace }, ssa)
         : this.custom.patchClusterCustomObjectStatus(common, ssa),
     );
-    return toTyped<T>(res, obj.apiVersion ?? `${crd.group}/${crd.version}`, obj.kind ?? '');
+    return this.returned(toTyped<T>(res, obj.apiVersion ?? `${crd.group}/${crd.version}`, obj.kind ?? ''));
   }
 
   /** applyStatus() unless `live` already has that status (and meshrev still owns only fields it sends). */
@@ -159,8 +170,10 @@ export class KubeWriter {
       kind: ref.kind,
       metadata: { ...((patch['metadata'] as Record<string, unknown> | undefined) ?? {}), name: ref.metadata?.name, namespace: ref.metadata?.namespace },
     } as k8s.KubernetesObject;
-    return this.write(describe('patch', ref), () =>
-      this.objects.patch<T>(body as T, undefined, undefined, this.fieldManager, undefined, k8s.PatchStrategy.MergePatch),
+    return this.returned(
+      await this.write(describe('patch', ref), () =>
+        this.objects.patch<T>(body as T, undefined, undefined, this.fieldManager, undefined, k8s.PatchStrategy.MergePatch),
+      ),
     );
   }
 

@@ -46,6 +46,17 @@ export interface WatchLike {
 
 export type ListFn<T extends k8s.KubernetesObject> = () => Promise<k8s.KubernetesListObject<T>>;
 
+/**
+ * What the cache keeps of an object (controller-runtime's cache TransformFunc):
+ * called on every listed and watched object before it is cached and handed
+ * to handlers, on the wire JSON for watched objects and on the typed model
+ * for listed ones. Must keep metadata.name, namespace and resourceVersion.
+ */
+export type Transform = (obj: k8s.KubernetesObject) => k8s.KubernetesObject;
+
+/** Items per LIST page (client-go's reflector pages by 500 too): a big list never sits in memory as one response. */
+export const LIST_PAGE_SIZE = 500;
+
 export interface InformerTimers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
@@ -83,6 +94,8 @@ export interface InformerOptions<T extends k8s.KubernetesObject> {
   log?: InformerLog;
   /** Called on each restart after an error (metrics). */
   onRestart?: (err: unknown) => void;
+  /** Keep only part of each object (see Transform); default: the object as sent. */
+  transform?: Transform;
 }
 
 export interface InformerHandlers<T> {
@@ -147,22 +160,35 @@ export function toTyped<T extends k8s.KubernetesObject>(raw: unknown, apiVersion
   return ObjectSerializer.deserialize(withGvk, serializationType(apiVersion, kind)) as T;
 }
 
-function defaultList<T extends k8s.KubernetesObject>(kc: k8s.KubeConfig, r: ResourceRef): ListFn<T> {
+function defaultList<T extends k8s.KubernetesObject>(kc: k8s.KubeConfig, r: ResourceRef, transform: Transform | undefined): ListFn<T> {
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
   return async () => {
-    const list = await objects.list<T>(
-      r.apiVersion,
-      r.kind,
-      r.namespace,
-      undefined,
-      undefined,
-      undefined,
-      r.fieldSelector,
-      r.labelSelector,
-    );
-    // List items carry no apiVersion/kind; custom resources' items come back raw.
-    list.items = list.items.map((i) => toTyped<T>(i, r.apiVersion, r.kind));
-    return list;
+    // Page by page, transforming each page before the next: the cache, not the response, sets the memory.
+    const items: T[] = [];
+    let cont: string | undefined;
+    let first: k8s.KubernetesListObject<T> | undefined;
+    do {
+      const page = await objects.list<T>(
+        r.apiVersion,
+        r.kind,
+        r.namespace,
+        undefined,
+        undefined,
+        undefined,
+        r.fieldSelector,
+        r.labelSelector,
+        LIST_PAGE_SIZE,
+        cont,
+      );
+      first ??= page;
+      // List items carry no apiVersion/kind; custom resources' items come back raw.
+      for (const i of page.items) items.push(toTyped<T>(transform ? transform(i) : i, r.apiVersion, r.kind));
+      page.items = [];
+      cont = page.metadata?._continue || undefined;
+      // A multi-page list is one consistent snapshot: the first page's resourceVersion is the one to watch from.
+    } while (cont);
+    first.items = items;
+    return first;
   };
 }
 
@@ -177,6 +203,12 @@ export class Informer<T extends k8s.KubernetesObject> {
   private readonly backoff: Required<BackoffOptions>;
   private readonly onRestart: ((err: unknown) => void) | undefined;
   private readonly store = new Map<string, T>();
+  /** namespace → keys in it: list(namespace) costs the namespace's size, not the cache's. */
+  private readonly byNamespace = new Map<string, Set<string>>();
+  /** Results of our own writes the watch has not delivered yet (see assume()). */
+  private readonly assumed = new Map<string, T>();
+  private readonly transform: Transform | undefined;
+  private lastRv: string | undefined;
   private readonly handlers: InformerHandlers<T>[] = [];
   private readonly syncWaiters: (() => void)[] = [];
 
@@ -201,7 +233,15 @@ export class Informer<T extends k8s.KubernetesObject> {
     this.backoff = { initialMs: 1_000, maxMs: 30_000, jitter: 0.5, ...opts.backoff };
     const kc = opts.kc;
     if (!kc && (!opts.list || !opts.watch)) throw new Error(`informer ${this.name}: pass kc, or both list and watch`);
-    const listFn = opts.list ?? defaultList<T>(kc!, r);
+    this.transform = opts.transform;
+    const transform = opts.transform;
+    const listFn: ListFn<T> = opts.list
+      ? async () => {
+          const list = await opts.list!();
+          if (transform) list.items = list.items.map((i) => toTyped<T>(transform(i), r.apiVersion, r.kind));
+          return list;
+        }
+      : defaultList<T>(kc!, r, transform);
     this.innerWatch = opts.watch ?? new k8s.Watch(kc!);
 
     // ListWatch takes a Watch; ours forwards to the real one with the guards described above.
@@ -268,18 +308,61 @@ export class Informer<T extends k8s.KubernetesObject> {
     return this.lastErr;
   }
 
+  /**
+   * The resourceVersion of the last list or watch event (bookmarks included)
+   * applied to the cache: it reflects every change up to there (client-go's
+   * LastSyncResourceVersion). Undefined before the first list.
+   */
+  lastSyncResourceVersion(): string | undefined {
+    return this.lastRv;
+  }
+
   get(key: string): T | undefined {
-    return this.store.get(key);
+    return this.fresher(key, this.store.get(key));
   }
 
   /** Cached objects, optionally of one namespace. */
   list(namespace?: string): T[] {
-    const all = [...this.store.values()];
-    return namespace === undefined ? all : all.filter((o) => (o.metadata?.namespace ?? '') === namespace);
+    if (namespace === undefined) return [...this.store.keys()].map((k) => this.fresher(k, this.store.get(k))!);
+    const keys = this.byNamespace.get(namespace);
+    return keys ? [...keys].map((k) => this.fresher(k, this.store.get(k))!) : [];
   }
 
   keys(): string[] {
     return [...this.store.keys()];
+  }
+
+  /**
+   * Records the object a write of ours returned, so reads see it before the
+   * watch delivers it (client-go's MutationCache): get() and list() serve it
+   * while the cached copy is older, and drop it as soon as the cache holds
+   * that version or a newer one. Without it, a reconcile that runs between a
+   * write and its watch event acts on the state before the write — restarts
+   * a workload again, relabels a namespace again, writes a status again.
+   * Needs integer resourceVersions (see resourceVersionOlder); otherwise it
+   * is ignored. An object not in the cache is not assumed (no resurrection).
+   */
+  assume(obj: T): void {
+    const key = objectKey(obj);
+    const cached = this.store.get(key);
+    const rv = obj.metadata?.resourceVersion;
+    if (!cached || !isIntegerRv(rv) || !isIntegerRv(cached.metadata?.resourceVersion)) return;
+    if (BigInt(rv!) <= BigInt(cached.metadata!.resourceVersion!)) return;
+    const prev = this.assumed.get(key);
+    if (prev && BigInt(prev.metadata!.resourceVersion!) >= BigInt(rv!)) return;
+    this.assumed.set(key, toTyped<T>(this.transform ? this.transform(obj) : obj, this.resource.apiVersion, this.resource.kind));
+  }
+
+  /** The assumed object for `key` while it is newer than the cached one. */
+  private fresher(key: string, cached: T | undefined): T | undefined {
+    const mine = this.assumed.get(key);
+    if (!mine) return cached;
+    const rv = cached?.metadata?.resourceVersion;
+    if (!cached || !isIntegerRv(rv) || BigInt(rv!) >= BigInt(mine.metadata!.resourceVersion!)) {
+      this.assumed.delete(key);
+      return cached;
+    }
+    return mine;
   }
 
   private run(): void {
@@ -297,7 +380,9 @@ export class Informer<T extends k8s.KubernetesObject> {
     done: (err: unknown) => void,
   ): Promise<AbortController> {
     if (this.stopped) return new AbortController(); // the chain ends here: no watch after stop()
-    // ListWatch opens the watch only after applying a list to its cache: the cache is usable now.
+    // ListWatch opens the watch only after applying a list to its cache: the cache is usable now,
+    // and reflects everything up to the version the watch starts from.
+    if (query.resourceVersion !== undefined && query.resourceVersion !== '') this.lastRv = String(query.resourceVersion);
     this.markSynced();
     const { apiVersion, kind } = this.resource;
     const forward = (phase: string, obj: unknown, watchObj?: unknown) => {
@@ -309,7 +394,14 @@ export class Informer<T extends k8s.KubernetesObject> {
         cb(phase, obj, watchObj);
         return;
       }
-      cb(phase, phase === 'BOOKMARK' ? obj : toTyped<T>(obj, apiVersion, kind), watchObj);
+      const rv = (obj as k8s.KubernetesObject | null)?.metadata?.resourceVersion;
+      if (rv) this.lastRv = rv;
+      if (phase === 'BOOKMARK') {
+        cb(phase, obj, watchObj);
+        return;
+      }
+      const transform = this.transform;
+      cb(phase, toTyped<T>(transform ? transform(obj as k8s.KubernetesObject) : obj, apiVersion, kind), watchObj);
     };
     try {
       // Bookmarks keep the resourceVersion of a quiet resource fresh, so a reconnect rarely needs a relist.
@@ -354,10 +446,27 @@ export class Informer<T extends k8s.KubernetesObject> {
     });
   }
 
+  private put(key: string, obj: T): void {
+    this.store.set(key, obj);
+    const ns = obj.metadata?.namespace ?? '';
+    let keys = this.byNamespace.get(ns);
+    if (!keys) this.byNamespace.set(ns, (keys = new Set()));
+    keys.add(key);
+  }
+
+  private remove(key: string, obj: T): void {
+    this.store.delete(key);
+    this.assumed.delete(key);
+    const ns = obj.metadata?.namespace ?? '';
+    const keys = this.byNamespace.get(ns);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byNamespace.delete(ns);
+  }
+
   private onAdd(obj: T): void {
     const key = objectKey(obj);
     const old = this.store.get(key);
-    this.store.set(key, obj);
+    this.put(key, obj);
     // ListWatch reports an object it already had (e.g. after a relist) as an add only if its cache lost it.
     if (old) this.emit((h) => h.update?.(old, obj));
     else this.emit((h) => h.add?.(obj));
@@ -366,12 +475,12 @@ export class Informer<T extends k8s.KubernetesObject> {
   private onUpdate(obj: T): void {
     const key = objectKey(obj);
     const old = this.store.get(key);
-    this.store.set(key, obj);
+    this.put(key, obj);
     this.emit((h) => h.update?.(old, obj));
   }
 
   private onDelete(obj: T): void {
-    this.store.delete(objectKey(obj));
+    this.remove(objectKey(obj), obj);
     this.emit((h) => h.delete?.(obj));
   }
 
@@ -387,6 +496,10 @@ export class Informer<T extends k8s.KubernetesObject> {
       }
     }
   }
+}
+
+function isIntegerRv(rv: string | undefined): boolean {
+  return rv !== undefined && /^\d+$/.test(rv);
 }
 
 /** Resolves once every informer has synced; rejects if `signal` aborts first. */

@@ -120,3 +120,26 @@ export function statusChanged(current: MeshRevisionStatus | undefined, next: Mes
   };
   return JSON.stringify(canonical(byType(current))) !== JSON.stringify(canonical(byType(next)));
 }
+
+/**
+ * Whether `current` and `next` differ only in what moves with every pod
+ * while a migration runs: each namespace's state and workload counts, the
+ * counts and summary, who still uses the revision (inUse), and condition
+ * messages quoting them. Phase, step, conditions' status and reason, a
+ * block, a rollback or a failure are never "progress". Such changes may be
+ * coalesced (written at most every few seconds); the others are written at once.
+ */
+export function progressOnly(current: MeshRevisionStatus | undefined, next: MeshRevisionStatus): boolean {
+  const shape = (s: MeshRevisionStatus | undefined) => {
+    const { conditions, inUse: _inUse, migration, ...rest } = s ?? {};
+    const { namespaces: _ns, counts: _counts, summary: _summary, ...mig } = migration ?? {};
+    return {
+      ...rest,
+      ...(migration ? { migration: mig } : {}),
+      conditions: [...(conditions ?? [])]
+        .map((c) => ({ type: c.type, status: c.status, reason: c.reason, observedGeneration: c.observedGeneration }))
+        .sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),
+    };
+  };
+  return JSON.stringify(canonical(shape(current))) === JSON.stringify(canonical(shape(next)));
+}

@@ -337,6 +337,25 @@ export interface WorkloadPlanInput {
   pods: readonly V1Pod[];
   now: Date;
   rolloutTimeoutSeconds?: number;
+  /**
+   * The resourceVersion the pod cache has seen events up to (client-go's
+   * LastSyncResourceVersion). Pods and workloads come through separate
+   * watches, so a workload's status can report its rollout complete before
+   * the pod cache has seen the old pods go: a workload whose resourceVersion
+   * is newer than this is not judged on its pods yet. Unknown: judge now.
+   */
+  podsResourceVersion?: string;
+}
+
+/**
+ * True when resourceVersion `a` is known to be older than `b`. Resource
+ * versions are opaque, but on every etcd-backed API server they are the etcd
+ * revision, an integer (client-go's IntegerResourceVersionMutationCache relies
+ * on the same); anything else compares as unknown (false).
+ */
+export function resourceVersionOlder(a: string | undefined, b: string | undefined): boolean {
+  if (a === undefined || b === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) < BigInt(b);
 }
 
 /**
@@ -372,6 +391,12 @@ export function planWorkloads(input: WorkloadPlanInput): WorkloadPlan {
     if (allOnTarget && (complete || (!stamped && pods.length > 0))) {
       // On target already: a rollout of someone else's still running is not ours to wait for or redo.
       actions.push({ kind: 'done', ref, restarted: stamped });
+      continue;
+    }
+    if (stamped && complete && resourceVersionOlder(input.podsResourceVersion, w.metadata?.resourceVersion)) {
+      // Complete by its status, but the pod cache has not caught up with that status yet: the pods
+      // not on the revision may be old ones already gone. Judge once it has.
+      actions.push({ kind: 'rolling', ref, ...(tmpl?.annotations?.[ANNOTATION_RESTARTED_AT] ? { since: tmpl.annotations[ANNOTATION_RESTARTED_AT] } : {}) });
       continue;
     }
     if (stamped && complete) {

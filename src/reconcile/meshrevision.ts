@@ -20,11 +20,12 @@ import {
   type MeshRevision,
   type MeshRevisionStatus,
 } from '../api/meshrevision.js';
-import { statusChanged } from '../policy/conditions.js';
+import { progressOnly, statusChanged } from '../policy/conditions.js';
 import { computeInUse, computeRevisionStatus, describeInUse, type RevisionObservation } from '../policy/revision-status.js';
 import { validateMeshRevision, webhookConfigurationDiff } from '../policy/validation.js';
 import { desiredWebhookConfiguration, foreignWebhookConflicts, resolveClaims, webhookConfigurationName } from '../policy/webhooks.js';
 import type { KubeWriter } from '../kube/apply.js';
+import type { InjectionProbe } from '../kube/admission-probe.js';
 import { apiErrorMessage, isConflict, isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/workqueue.js';
@@ -44,14 +45,20 @@ export const CONTROLLER_NAME = 'meshrevision';
 
 export const MESHREVISION_RESOURCE = { group: GROUP, version: VERSION, plural: PLURAL };
 
+/** Status changes that are only progress (see progressOnly) are written at most this often per MeshRevision. */
+export const STATUS_PROGRESS_INTERVAL_MS = 5000;
+
 /** While deletion waits on users of the revision, look again this often even without a watch event. */
 const DELETION_RECHECK_MS = 60_000;
 
 /** The read side of an informer's cache: all a reconcile needs. */
 export interface Store<T> {
   get(key: string): T | undefined;
-  list(): T[];
+  /** Every cached object, or those of one namespace. */
+  list(namespace?: string): T[];
   keys(): string[];
+  /** The resourceVersion the cache has seen changes up to (Informer.lastSyncResourceVersion), when known. */
+  lastSyncResourceVersion?(): string | undefined;
 }
 
 export interface MeshRevisionReconcilerDeps {
@@ -67,6 +74,8 @@ export interface MeshRevisionReconcilerDeps {
   migrationMetrics?: MigrationMetrics;
   /** Ready endpoints of a Service, for the injector gate of Service-referenced injectors. */
   readyEndpoints?: ReadyEndpoints;
+  /** Dry-run pod creation: which revision would inject a pod in a namespace now (kube/admission-probe). */
+  probeAdmission?: InjectionProbe;
   now?: () => Date;
 }
 
@@ -85,7 +94,7 @@ export class MeshRevisionReconciler {
     this.migrations = new MigrationExecutor({
       stores: {
         namespaces: d.namespaces,
-        pods: { list: (ns?: string) => (ns === undefined ? pods.list() : pods.list().filter((p) => p.metadata?.namespace === ns)) },
+        pods: { list: (ns?: string) => pods.list(ns), resourceVersion: () => pods.lastSyncResourceVersion?.() },
         workloads: d.workloads ?? (() => []),
       },
       writer: d.writer,
@@ -93,6 +102,7 @@ export class MeshRevisionReconciler {
       ...(d.migrationMetrics ? { metrics: d.migrationMetrics } : {}),
       probeInjector: (mrev) => this.probe(mrev),
       runCheck: (i) => (i.check.kind === 'prometheus' ? runPrometheusCheck(i.check, i.vars) : runHttpCheck(i.check, i.vars)),
+      ...(d.probeAdmission ? { probeAdmission: d.probeAdmission } : {}),
     });
   }
 
@@ -122,9 +132,15 @@ export class MeshRevisionReconciler {
 
   /** The reconcile function for the work queue: key = MeshRevision name. */
   readonly reconcile = async (key: string, ctx: ReconcileContext): Promise<ReconcileResult> => {
-    const mrev = this.d.meshRevisions.get(key);
+    const cached = this.d.meshRevisions.get(key);
     // Gone: its finalizer already removed the webhook (and ownerReferences cover a bypassed finalizer).
-    if (!mrev) return {};
+    if (!cached) {
+      this.coalesced.delete(key);
+      return {};
+    }
+    // A status computed but not written yet (coalesced progress) is the newest status there is.
+    const pending = this.coalesced.get(key);
+    const mrev = pending && pending.uid === cached.metadata.uid ? { ...cached, status: pending.status } : cached;
     const log = ctx.log;
     const claims = resolveClaims(this.d.meshRevisions.list());
     const decision = claims.get(key);
@@ -141,7 +157,7 @@ export class MeshRevisionReconciler {
 
     if (mrev.metadata.deletionTimestamp) {
       try {
-        return await this.finalize(mrev, obs, claims, ctx);
+        return await this.finalize(mrev, cached, obs, claims, ctx);
       } catch (err) {
         if (isConflict(err)) return { requeue: true };
         throw err;
@@ -200,12 +216,14 @@ export class MeshRevisionReconciler {
     }
     if (failure !== undefined && mrev.status?.migration && !obs.migration) obs.migration = mrev.status.migration;
     if (!obs.healthChecks && mrev.spec.healthChecks && mrev.status?.healthChecks) obs.healthChecks = mrev.status.healthChecks;
-    await this.writeStatus(mrev, computeRevisionStatus(obs), ctx);
+    const flushIn = await this.writeStatus(cached, computeRevisionStatus(obs), ctx, { coalesce: true });
     if (failure !== undefined) throw failure;
+    if (flushIn !== undefined) requeueAfter = Math.min(requeueAfter ?? flushIn, flushIn);
     return requeueAfter !== undefined ? { requeueAfter } : {};
   };
 
-  private async finalize(mrev: MeshRevision, obs: RevisionObservation, claims: Map<string, ClaimDecision>, ctx: ReconcileContext): Promise<ReconcileResult> {
+  /** `mrev` with any coalesced status applied; `cached` as the API server has it (status writes compare with it). */
+  private async finalize(mrev: MeshRevision, cached: MeshRevision, obs: RevisionObservation, claims: Map<string, ClaimDecision>, ctx: ReconcileContext): Promise<ReconcileResult> {
     const name = mrev.metadata.name!;
     if (!(mrev.metadata.finalizers ?? []).includes(FINALIZER)) return {};
     // First return every namespace this revision's migration moved, so a `git revert` undoes an upgrade.
@@ -213,7 +231,7 @@ export class MeshRevisionReconciler {
     if (m && !m.allReturned) {
       obs.migration = m.status;
       obs.deleting = { blocked: false, returning: true };
-      await this.writeStatus(mrev, computeRevisionStatus(obs), ctx);
+      await this.writeStatus(cached, computeRevisionStatus(obs), ctx);
       return { requeueAfter: m.requeueAfterMs ?? 2000 };
     }
     if (m) obs.migration = m.status;
@@ -221,7 +239,7 @@ export class MeshRevisionReconciler {
       obs.deleting = { blocked: true };
       const before = mrev.status;
       const next = computeRevisionStatus(obs);
-      await this.writeStatus(mrev, next, ctx);
+      await this.writeStatus(cached, next, ctx);
       if (statusChanged(before, next)) {
         void this.d.events.warning(eventRef(mrev), REASON_DELETION_BLOCKED, `waiting: revision ${mrev.spec.revision} is still used by ${describeInUse(obs.inUse)}`);
       }
@@ -248,13 +266,47 @@ export class MeshRevisionReconciler {
     return {};
   }
 
-  private async writeStatus(mrev: MeshRevision, next: MeshRevisionStatus, ctx: ReconcileContext): Promise<void> {
-    if (!statusChanged(mrev.status, next)) return;
+  /** Statuses computed but not written yet (progress, coalesced), and when status was last written, per MeshRevision. */
+  private readonly coalesced = new Map<string, { uid: string | undefined; status: MeshRevisionStatus }>();
+  private readonly lastStatusWrite = new Map<string, number>();
+
+  /**
+   * Writes `next` if it differs from the status `mrev` has. With `coalesce`,
+   * a change that is only progress (policy/conditions.progressOnly, against
+   * the status last written) waits until STATUS_PROGRESS_INTERVAL_MS after
+   * the last write: returns in how many ms to reconcile again to flush it.
+   * Phases, steps, conditions and failures are always written at once.
+   */
+  private async writeStatus(
+    cached: MeshRevision,
+    next: MeshRevisionStatus,
+    ctx: ReconcileContext,
+    opts: { coalesce?: boolean } = {},
+  ): Promise<number | undefined> {
+    const key = cached.metadata.name!;
+    // Compared with the status the object has (not a coalesced one): equal means nothing is left to write.
+    if (!statusChanged(cached.status, next)) {
+      this.coalesced.delete(key);
+      return undefined;
+    }
+    const sinceLast = this.now().getTime() - (this.lastStatusWrite.get(key) ?? -Infinity);
+    if (opts.coalesce && sinceLast < STATUS_PROGRESS_INTERVAL_MS && progressOnly(cached.status, next)) {
+      this.coalesced.set(key, { uid: cached.metadata.uid, status: next });
+      return this.flushDelay(key);
+    }
     ctx.log.debug('writing status', { phase: next.phase });
     await this.d.writer.applyStatus(
-      { apiVersion: API_VERSION, kind: KIND, metadata: { name: mrev.metadata.name }, status: next } as KubernetesObject,
+      { apiVersion: API_VERSION, kind: KIND, metadata: { name: key }, status: next } as KubernetesObject,
       MESHREVISION_RESOURCE,
     );
+    this.lastStatusWrite.set(key, this.now().getTime());
+    this.coalesced.delete(key);
+    return undefined;
+  }
+
+  private flushDelay(key: string): number {
+    const since = this.now().getTime() - (this.lastStatusWrite.get(key) ?? -Infinity);
+    return Math.max(1, STATUS_PROGRESS_INTERVAL_MS - since);
   }
 
   // ---- watch mappings: objects → MeshRevision keys (handlers only map) ----
@@ -296,7 +348,7 @@ export class MeshRevisionReconciler {
   /** The MeshRevision migrating a namespace (its origin annotation), if any. */
   private moverOf(namespace: string | undefined): string[] {
     if (!namespace) return [];
-    const ns = this.d.namespaces.list().find((n) => n.metadata?.name === namespace);
+    const ns = this.d.namespaces.get(namespace);
     const mover = ns ? readOrigin(ns)?.meshRevision : undefined;
     return mover ? [mover] : [];
   }

@@ -32,6 +32,8 @@ import {
   NS_PENDING,
   NS_ROLLED_BACK,
   NS_ROLLING_BACK,
+  ADMISSION_PROBE_DEADLINE_MS,
+  ADMISSION_PROBE_RETRY_MS,
   RELABEL_SETTLE_MS,
   type MigrationPhase,
   type MigrationStatus,
@@ -56,6 +58,7 @@ import {
   type WorkloadRef,
 } from '../policy/migration.js';
 import type { KubeWriter } from '../kube/apply.js';
+import type { InjectionProbe } from '../kube/admission-probe.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Logger } from '../runtime/logger.js';
 import type { MigrationMetrics } from '../health/metrics.js';
@@ -65,9 +68,16 @@ import { expandChecks, gateVerdict, isDue, nextCheckState, nextDueInMs, planFail
 /** While namespaces move, look again this often even without watch events. */
 const PROGRESS_RECHECK_MS = 2000;
 
+/** Dry-run pods sent at once (one per namespace waiting to restart its workloads). */
+const ADMISSION_PROBE_CONCURRENCY = 10;
+
 export interface Stores {
-  namespaces: { list(): V1Namespace[] };
-  pods: { list(namespace?: string): V1Pod[] };
+  namespaces: { list(): V1Namespace[]; get(name: string): V1Namespace | undefined };
+  pods: {
+    list(namespace?: string): V1Pod[];
+    /** The pod cache's LastSyncResourceVersion: a workload newer than it is not judged on its pods yet. */
+    resourceVersion?(): string | undefined;
+  };
   workloads(namespace: string): Workload[];
 }
 
@@ -80,6 +90,11 @@ export interface MigrationDeps {
   probeInjector?: (mrev: MeshRevision) => Promise<string | undefined>;
   /** Takes one measurement of a user-defined check (src/gates/*); never throws. */
   runCheck?: (instance: CheckInstance) => Promise<Measurement>;
+  /**
+   * Dry-runs a pod of a workload's template in a namespace (kube/admission-probe): which revision
+   * would inject it now. Without it, restarts wait RELABEL_SETTLE_MS after a relabel instead.
+   */
+  probeAdmission?: InjectionProbe;
 }
 
 export interface MigrationInput {
@@ -122,6 +137,8 @@ function nsRef(name: string) {
 interface NsOutcome {
   entry: NamespaceMigrationStatus;
   restarts: WorkloadRef[];
+  /** Restarts held until the admission chain is seen to inject `expected` here (see confirmAdmission). */
+  held?: { restarts: WorkloadRef[]; expected: string; since: string; forward: boolean };
   rolling: number;
   /** A write to make for this namespace (relabel, restore, forget the origin). */
   write?: () => Promise<void>;
@@ -203,6 +220,10 @@ export class MigrationExecutor {
       if (input.deleting) outcome.write = () => this.forget(ns);
       outcomes.set(r.name, outcome);
     }
+
+    // Restarts wait until a dry-run pod shows the admission chain injecting the expected revision there.
+    let awaitingAdmission = await this.confirmAdmission(outcomes, now, log);
+    const startedNow: string[] = [];
 
     // Forward: start the next namespaces of the current step, within the gates.
     const entries = (): NamespaceMigrationStatus[] => [...outcomes.values()].map((o) => o.entry);
@@ -358,6 +379,7 @@ export class MigrationExecutor {
           const stepEnd = plan.steps[nextStep - 1]!.target;
           const room = Math.max(0, (spec.maxConcurrentNamespaces ?? DEFAULT_MAX_CONCURRENT_NAMESPACES) - inFlight);
           const startable = pending.filter((n) => (position.get(n) ?? Infinity) < stepEnd).slice(0, room);
+          startedNow.push(...startable);
           for (const n of startable) {
             const ns = byName.get(n)!;
             const origin: NamespaceOrigin = { ...originOf(ns, name, target), movedAt: formatTime(now) };
@@ -383,6 +405,20 @@ export class MigrationExecutor {
 
     // Act: namespace writes first, then workload restarts within the restart budget.
     for (const o of outcomes.values()) if (o.write) await o.write();
+    // Namespaces relabelled just now (the cache holds our writes, Informer.assume): probe them at once
+    // instead of on the next reconcile, and restart what the probe releases in this one.
+    if (startedNow.length > 0 && this.d.probeAdmission && !spec?.paused) {
+      const fresh = new Map<string, NsOutcome>();
+      for (const n of startedNow) {
+        const ns = this.d.stores.namespaces.get(n);
+        const origin = ns ? readOrigin(ns) : undefined;
+        if (!ns || !origin || origin.meshRevision !== name || !hasTargetLabels(ns, target)) continue;
+        const o = this.advanceNamespace(ns, origin, input, outcomes.get(n)!.entry.step, spec?.rolloutTimeoutSeconds);
+        if (o.held && o.entry.state === NS_MIGRATING) fresh.set(n, o);
+      }
+      if (await this.confirmAdmission(fresh, now, log)) awaitingAdmission = true;
+      for (const [n, o] of fresh) outcomes.set(n, o);
+    }
     const rolling = [...outcomes.values()].reduce((n, o) => n + o.rolling, 0);
     const budget = Math.max(0, maxRestarts - rolling);
     const restarts = [...outcomes.values()].flatMap((o) => o.restarts).slice(0, budget);
@@ -450,6 +486,7 @@ export class MigrationExecutor {
     if (status.counts!.inProgress > 0) requeueAfterMs = Math.min(requeueAfterMs ?? PROGRESS_RECHECK_MS, PROGRESS_RECHECK_MS);
     if (blocked !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? 5000, 5000);
     if (requeueAfterMsChecks !== undefined) requeueAfterMs = Math.min(requeueAfterMs ?? requeueAfterMsChecks, requeueAfterMsChecks);
+    if (awaitingAdmission) requeueAfterMs = Math.min(requeueAfterMs ?? ADMISSION_PROBE_RETRY_MS, ADMISSION_PROBE_RETRY_MS);
 
     return {
       status,
@@ -484,8 +521,7 @@ export class MigrationExecutor {
         },
       };
     }
-    const settled = !origin.movedAt || input.now.getTime() - Date.parse(origin.movedAt) >= RELABEL_SETTLE_MS;
-    return this.workloadOutcome(name, step, from, target, input, timeout, settled, NS_MIGRATING, NS_MIGRATED);
+    return this.workloadOutcome(name, step, from, target, input, timeout, origin.movedAt, NS_MIGRATING, NS_MIGRATED);
   }
 
   /** A moved namespace going back: restore its origin labels, restart what must move back, verify, forget the origin. */
@@ -511,22 +547,31 @@ export class MigrationExecutor {
       };
     }
     const expected = input.resolve(from);
-    const settled = input.now.getTime() - Date.parse(origin.returnedAt) >= RELABEL_SETTLE_MS;
     if (expected === undefined) {
       // No revision serves the origin any more (e.g. no default revision): pods would come back uninjected.
-      return this.markReturned(ns, origin, input.now, step, from, `origin labels restored; no MeshRevision serves ${from}, so its pods were left as they are`);
+      return this.markReturned(ns, origin, input, step, from, `origin labels restored; no MeshRevision serves ${from}, so its pods were left as they are`);
     }
-    const o = this.workloadOutcome(name, step, from, expected, input, undefined, settled, NS_ROLLING_BACK, NS_ROLLED_BACK);
-    if (o.entry.state === NS_ROLLED_BACK) return this.markReturned(ns, origin, input.now, step, from, o.entry.message);
+    const o = this.workloadOutcome(name, step, from, expected, input, undefined, origin.returnedAt, NS_ROLLING_BACK, NS_ROLLED_BACK);
+    if (o.entry.state === NS_ROLLED_BACK) {
+      // Deleting the MeshRevision: the namespace is back, and its record goes with the MeshRevision now —
+      // the finalizer may be released in this very reconcile, and no later one would remove it.
+      return this.markReturned(ns, origin, input, step, from, o.entry.message);
+    }
     return o;
   }
 
-  /** Records on the namespace that it is fully back (rolledBackAt): the record survives any lost status write. */
-  private markReturned(ns: V1Namespace, origin: NamespaceOrigin, now: Date, step: number, from: string, message?: string): NsOutcome {
+  /**
+   * Records on the namespace that it is fully back (rolledBackAt): the record survives any lost status
+   * write. While the MeshRevision is being deleted the record goes instead: the finalizer may be
+   * released in this very reconcile, and no later one would remove it.
+   */
+  private markReturned(ns: V1Namespace, origin: NamespaceOrigin, input: MigrationInput, step: number, from: string, message?: string): NsOutcome {
     const name = ns.metadata!.name!;
-    const done: NamespaceOrigin = { ...origin, rolledBackAt: formatTime(now) };
+    const entry: NamespaceMigrationStatus = { name, state: NS_ROLLED_BACK, step, from, ...(message ? { message } : {}) };
+    if (input.deleting) return { entry, restarts: [], rolling: 0, write: () => this.forget(ns) };
+    const done: NamespaceOrigin = { ...origin, rolledBackAt: formatTime(input.now) };
     return {
-      entry: { name, state: NS_ROLLED_BACK, step, from, ...(message ? { message } : {}) },
+      entry,
       restarts: [],
       rolling: 0,
       write: async () => {
@@ -544,6 +589,12 @@ export class MigrationExecutor {
     });
   }
 
+  /**
+   * Plans a namespace's workloads toward `expected`. Restarts wait until the
+   * admission chain is known to see the namespace's new labels: confirmed by
+   * a dry-run pod (held here, probed by confirmAdmission), or, without a
+   * probe, RELABEL_SETTLE_MS after the relabel (`relabelledAt`).
+   */
   private workloadOutcome(
     name: string,
     step: number,
@@ -551,7 +602,7 @@ export class MigrationExecutor {
     expected: string,
     input: MigrationInput,
     timeout: number | undefined,
-    settled: boolean,
+    relabelledAt: string | undefined,
     moving: typeof NS_MIGRATING | typeof NS_ROLLING_BACK,
     arrived: typeof NS_MIGRATED | typeof NS_ROLLED_BACK,
   ): NsOutcome {
@@ -560,10 +611,15 @@ export class MigrationExecutor {
       workloads: this.d.stores.workloads(name),
       pods: this.d.stores.pods.list(name),
       now: input.now,
+      ...(this.d.stores.pods.resourceVersion?.() !== undefined ? { podsResourceVersion: this.d.stores.pods.resourceVersion()! } : {}),
       ...(timeout !== undefined ? { rolloutTimeoutSeconds: timeout } : {}),
     });
     const is = (k: WorkloadAction['kind']) => wp.actions.filter((a) => a.kind === k);
-    const restarts = settled ? is('restart').map((a) => a.ref) : [];
+    const timeSettled = relabelledAt === undefined || input.now.getTime() - Date.parse(relabelledAt) >= RELABEL_SETTLE_MS;
+    const known = this.confirmed.get(name);
+    const confirmed = relabelledAt === undefined || (known?.since === relabelledAt && known.expected === expected);
+    const candidates = is('restart').map((a) => a.ref);
+    const release = confirmed || (timeSettled && !this.d.probeAdmission);
     const failures = is('failed') as Extract<WorkloadAction, { kind: 'failed' }>[];
     const counted = wp.actions.filter((a) => a.kind !== 'skipped');
     const verified = is('done').length;
@@ -574,7 +630,7 @@ export class MigrationExecutor {
     ];
     let state: NamespaceMigrationStatus['state'] = moving;
     if (moving === NS_MIGRATING && failures.length > 0) state = NS_FAILED;
-    else if (verified === counted.length && settled) state = arrived;
+    else if (verified === counted.length && (confirmed || timeSettled)) state = arrived;
     return {
       entry: {
         name,
@@ -585,9 +641,66 @@ export class MigrationExecutor {
         verified,
         ...(notes.length > 0 ? { message: notes.join('; ') } : {}),
       },
-      restarts,
+      restarts: release ? candidates : [],
+      ...(!release && candidates.length > 0 ? { held: { restarts: candidates, expected, since: relabelledAt, forward: moving === NS_MIGRATING } } : {}),
       rolling: is('rolling').length,
     };
+  }
+
+  /** Per namespace: the relabel (movedAt / returnedAt) and revision a dry-run pod confirmed. */
+  private readonly confirmed = new Map<string, { since: string; expected: string }>();
+
+  /**
+   * Releases held restarts where a dry-run pod of the first workload to
+   * restart is injected by the revision expected. Until then they wait;
+   * if the probe cannot run (quota, pod security...), the relabel's
+   * RELABEL_SETTLE_MS stands in for it. A namespace going forward whose
+   * probe still names another revision after ADMISSION_PROBE_DEADLINE_MS
+   * fails before any of its workloads is restarted; one going back is
+   * restarted anyway. Returns whether any namespace is still waiting.
+   */
+  private async confirmAdmission(outcomes: Map<string, NsOutcome>, now: Date, log: Logger): Promise<boolean> {
+    const probe = this.d.probeAdmission;
+    const held = [...outcomes.entries()].filter(([, o]) => o.held && o.entry.state !== NS_FAILED);
+    if (!probe || held.length === 0) return false;
+    let waiting = false;
+    const q = new PQueue({ concurrency: ADMISSION_PROBE_CONCURRENCY });
+    await Promise.all(
+      held.map(([ns, o]) =>
+        q.add(async () => {
+          const h = o.held!;
+          const first = h.restarts[0]!;
+          const template = this.d.stores.workloads(ns).find((w) => w.kind === first.kind && w.metadata?.name === first.name)?.spec?.template;
+          const result = await probe(ns, template);
+          const elapsed = now.getTime() - Date.parse(h.since);
+          if (result.error === undefined && result.revision === h.expected) {
+            this.confirmed.set(ns, { since: h.since, expected: h.expected });
+            o.restarts = h.restarts;
+            return;
+          }
+          if (result.error !== undefined) {
+            log.debug('admission probe failed; falling back to the settle time', { namespace: ns, error: result.error });
+            if (elapsed >= RELABEL_SETTLE_MS) o.restarts = h.restarts;
+            else waiting = true;
+            return;
+          }
+          const seen = result.revision ?? 'no revision (not injected)';
+          if (elapsed < ADMISSION_PROBE_DEADLINE_MS) {
+            waiting = true;
+            o.entry = { ...o.entry, message: `waiting for the API server's admission to see the new labels: a pod created now would be injected by ${seen}` };
+          } else if (h.forward) {
+            o.entry = {
+              ...o.entry,
+              state: NS_FAILED,
+              message: `a pod created in it now would be injected by ${seen}, not ${h.expected}, ${Math.round(elapsed / 1000)}s after its relabel; no workload was restarted: check which webhook injects this namespace (meshrev check-inject)`,
+            };
+          } else {
+            o.restarts = h.restarts;
+          }
+        }),
+      ),
+    );
+    return waiting;
   }
 
   /** Events (and duration metrics) for namespaces that reached Migrated, RolledBack or Failed since the last status. */

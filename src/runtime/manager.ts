@@ -27,17 +27,28 @@ export type MapFunc<T> = (obj: T) => string[];
 export interface Watch {
   informer: Informer<KubernetesObject>;
   map: MapFunc<KubernetesObject>;
+  /**
+   * Enqueue this long after a change instead of at once, so a burst of
+   * changes (every pod of a rollout) costs one reconcile, not one each —
+   * the batch period of Kubernetes' own Job and EndpointSlice controllers.
+   */
+  batchMs?: number;
+}
+
+export interface WatchOptions {
+  /** See Watch.batchMs. */
+  batchMs?: number;
 }
 
 /** Changes to an object enqueue its own key (namespace/name, or name). */
-export function watchOwn<T extends KubernetesObject>(informer: Informer<T>): Watch {
-  return { informer, map: (obj) => [objectKey(obj)] };
+export function watchOwn<T extends KubernetesObject>(informer: Informer<T>, opts: WatchOptions = {}): Watch {
+  return { informer, map: (obj) => [objectKey(obj)], ...opts };
 }
 
 /** Changes to an object enqueue the keys `map` returns (e.g. a Namespace → the MeshRevisions selecting it). */
-export function watchMapped<T extends KubernetesObject>(informer: Informer<T>, map: MapFunc<T>): Watch {
+export function watchMapped<T extends KubernetesObject>(informer: Informer<T>, map: MapFunc<T>, opts: WatchOptions = {}): Watch {
   // The informer only ever hands `map` its own objects, so erasing T here is safe.
-  return { informer, map: map as MapFunc<KubernetesObject> };
+  return { informer, map: map as MapFunc<KubernetesObject>, ...opts };
 }
 
 export interface ControllerOptions {
@@ -149,8 +160,9 @@ export class Manager {
     for (const w of opts.watches) {
       this.addInformer(w.informer);
       const map = w.map;
+      const batchMs = w.batchMs ?? 0;
       const enqueue = (...objs: (KubernetesObject | undefined)[]) => {
-        for (const obj of objs) if (obj) for (const key of map(obj)) queue.add(key);
+        for (const obj of objs) if (obj) for (const key of map(obj)) queue.addAfter(key, batchMs);
       };
       // On update both the old and the new object map: a label change may move an object between owners.
       w.informer.addHandlers({ add: (o) => enqueue(o), update: (o, n) => enqueue(o, n), delete: (o) => enqueue(o) });

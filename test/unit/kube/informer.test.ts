@@ -1,6 +1,6 @@
 import type { KubernetesListObject, V1ConfigMap } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import { Informer, objectKey, resourcePath, serializationType, toTyped, waitForSync, type WatchLike } from '../../../src/kube/informer.js';
+import { Informer, objectKey, resourcePath, serializationType, toTyped, waitForSync, type Transform, type WatchLike } from '../../../src/kube/informer.js';
 import { FakeClock, flush } from '../runtime/fake-clock.js';
 
 interface WatchCall {
@@ -49,7 +49,7 @@ function cm(name: string, rv: string, data: Record<string, string> = {}, ns = 's
   };
 }
 
-function setup(lists: (() => Promise<KubernetesListObject<V1ConfigMap>>)[]) {
+function setup(lists: (() => Promise<KubernetesListObject<V1ConfigMap>>)[], transform?: Transform) {
   const clock = new FakeClock();
   const watch = new FakeWatch();
   let listCalls = 0;
@@ -66,6 +66,7 @@ function setup(lists: (() => Promise<KubernetesListObject<V1ConfigMap>>)[]) {
     timers: clock,
     random: () => 0,
     onRestart: (e) => restarts.push(e),
+    ...(transform ? { transform } : {}),
   });
   informer.addHandlers({
     add: (o) => events.push(`add ${objectKey(o)}`),
@@ -210,6 +211,93 @@ describe('Informer (fake list/watch)', () => {
     expect(rejected).to.be.instanceOf(Error);
     await one.informer.stop();
     await two.informer.stop();
+  });
+});
+
+describe('Informer: namespaces, our own writes, sync version, transform', () => {
+  it('lists one namespace from its index, and follows objects added and deleted there', async () => {
+    const { watch, informer } = setup([listOf('100', cm('a', '90'), cm('b', '91', {}, 'cart'), cm('c', '92'))]);
+    informer.start();
+    await flush();
+    expect(informer.list('shop').map(objectKey).sort()).to.deep.equal(['shop/a', 'shop/c']);
+    expect(informer.list('cart').map(objectKey)).to.deep.equal(['cart/b']);
+    expect(informer.list('nowhere')).to.deep.equal([]);
+    watch.last.cb('ADDED', cm('d', '101', {}, 'cart'));
+    watch.last.cb('DELETED', cm('b', '102', {}, 'cart'));
+    watch.last.cb('DELETED', cm('a', '103'));
+    expect(informer.list('cart').map(objectKey)).to.deep.equal(['cart/d']);
+    expect(informer.list('shop').map(objectKey)).to.deep.equal(['shop/c']);
+    expect(informer.list().map(objectKey).sort()).to.deep.equal(['cart/d', 'shop/c']);
+    await informer.stop();
+  });
+
+  it('serves the object a write returned until the watch delivers that version, then the cached one', async () => {
+    const { watch, informer } = setup([listOf('100', cm('a', '90', { v: 'old' }))]);
+    informer.start();
+    await flush();
+    informer.assume(toTyped<V1ConfigMap>(cm('a', '120', { v: 'mine' }), 'v1', 'ConfigMap'));
+    expect(informer.get('shop/a')?.data).to.deep.equal({ v: 'mine' });
+    expect(informer.list('shop')[0]?.data).to.deep.equal({ v: 'mine' });
+    // An event older than our write changes nothing visible.
+    watch.last.cb('MODIFIED', cm('a', '110', { v: 'between' }));
+    expect(informer.get('shop/a')?.data).to.deep.equal({ v: 'mine' });
+    // Our version (or a newer one) arrives: the cache is current again.
+    watch.last.cb('MODIFIED', cm('a', '125', { v: 'after' }));
+    expect(informer.get('shop/a')?.data).to.deep.equal({ v: 'after' });
+    await informer.stop();
+  });
+
+  it('ignores a written object that is older than the cache, not cached at all, or has no integer resourceVersion', async () => {
+    const { informer } = setup([listOf('100', cm('a', '90', { v: 'cached' }))]);
+    informer.start();
+    await flush();
+    informer.assume(toTyped<V1ConfigMap>(cm('a', '80', { v: 'stale' }), 'v1', 'ConfigMap'));
+    expect(informer.get('shop/a')?.data).to.deep.equal({ v: 'cached' });
+    informer.assume(toTyped<V1ConfigMap>(cm('a', 'opaque-1', { v: 'opaque' }), 'v1', 'ConfigMap'));
+    expect(informer.get('shop/a')?.data).to.deep.equal({ v: 'cached' });
+    informer.assume(toTyped<V1ConfigMap>(cm('gone', '200'), 'v1', 'ConfigMap'));
+    expect(informer.get('shop/gone')).to.equal(undefined);
+    await informer.stop();
+  });
+
+  it('forgets a written object once the object is deleted', async () => {
+    const { watch, informer } = setup([listOf('100', cm('a', '90'))]);
+    informer.start();
+    await flush();
+    informer.assume(toTyped<V1ConfigMap>(cm('a', '120', { v: 'mine' }), 'v1', 'ConfigMap'));
+    watch.last.cb('DELETED', cm('a', '130'));
+    expect(informer.get('shop/a')).to.equal(undefined);
+    expect(informer.list('shop')).to.deep.equal([]);
+    await informer.stop();
+  });
+
+  it('reports the resourceVersion its cache reflects: the list, then every event and bookmark', async () => {
+    const { watch, informer } = setup([listOf('100', cm('a', '90'))]);
+    expect(informer.lastSyncResourceVersion()).to.equal(undefined);
+    informer.start();
+    await flush();
+    expect(informer.lastSyncResourceVersion()).to.equal('100');
+    watch.last.cb('MODIFIED', cm('a', '105'));
+    expect(informer.lastSyncResourceVersion()).to.equal('105');
+    watch.last.cb('BOOKMARK', { kind: 'ConfigMap', apiVersion: 'v1', metadata: { resourceVersion: '140' } });
+    expect(informer.lastSyncResourceVersion()).to.equal('140');
+    await informer.stop();
+  });
+
+  it('caches what the transform keeps, for listed, watched and assumed objects alike', async () => {
+    const onlyKey: Transform = (o) => {
+      const c = o as V1ConfigMap;
+      return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: c.metadata?.name, namespace: c.metadata?.namespace, resourceVersion: c.metadata?.resourceVersion }, data: { keep: c.data?.keep ?? '' } } as V1ConfigMap;
+    };
+    const { watch, informer } = setup([listOf('100', cm('a', '90', { keep: '1', drop: 'x' }))], onlyKey);
+    informer.start();
+    await flush();
+    expect(informer.get('shop/a')?.data).to.deep.equal({ keep: '1' });
+    watch.last.cb('ADDED', cm('b', '101', { keep: '2', drop: 'y' }));
+    expect(informer.get('shop/b')?.data).to.deep.equal({ keep: '2' });
+    informer.assume(toTyped<V1ConfigMap>(cm('b', '110', { keep: '3', drop: 'z' }), 'v1', 'ConfigMap'));
+    expect(informer.get('shop/b')?.data).to.deep.equal({ keep: '3' });
+    await informer.stop();
   });
 });
 

@@ -6,6 +6,7 @@ import {
   isConditionTrue,
   removeCondition,
   setCondition,
+  progressOnly,
   setKstatusConditions,
   statusChanged,
 } from '../../../src/policy/conditions.js';
@@ -117,6 +118,39 @@ describe('conditions', () => {
     it('reports a change when there was no status yet', () => {
       expect(statusChanged(undefined, base())).to.equal(true);
       expect(statusChanged(undefined, {})).to.equal(false);
+    });
+  });
+
+  describe('progressOnly', () => {
+    const migrating = (migrated: number, extra: Partial<NonNullable<MeshRevisionStatus['migration']>> = {}): MeshRevisionStatus => ({
+      observedGeneration: 2,
+      phase: 'Migrating',
+      conditions: setKstatusConditions(undefined, { ready: { status: 'False', reason: 'MigrationProgressing', message: `migrating: ${migrated}/10 namespaces migrated` }, reconciling: { reason: 'MigrationProgressing', message: `${migrated}/10` } }, T0, 2),
+      inUse: { namespaces: [`ns-${migrated}`], namespaceCount: migrated, podCount: migrated * 6, summary: `${migrated} namespaces` },
+      migration: {
+        generation: 2,
+        phase: 'Progressing',
+        currentStep: 1,
+        steps: [{ index: 1, target: 10 }],
+        namespaces: [{ name: 'ns-1', state: migrated > 0 ? 'Migrated' : 'Migrating', step: 1, workloads: 3, verified: migrated > 0 ? 3 : 1 }],
+        counts: { eligible: 10, migrated, inProgress: 1, failed: 0, rolledBack: 0 },
+        summary: `${migrated}/10`,
+        ...extra,
+      },
+    });
+
+    it('sees namespaces moving, counts, summaries, pods in use and condition messages as progress', () => {
+      expect(progressOnly(migrating(0), migrating(1))).to.equal(true);
+    });
+
+    it('never sees a phase, a step completing, a block, a rollback or a condition status as progress', () => {
+      expect(progressOnly(migrating(1), migrating(1, { phase: 'Succeeded' }))).to.equal(false);
+      expect(progressOnly(migrating(1), migrating(1, { steps: [{ index: 1, target: 10, completedAt: '2026-12-02T10:00:00Z' }] }))).to.equal(false);
+      expect(progressOnly(migrating(1), migrating(1, { blocked: 'injector unreachable' }))).to.equal(false);
+      expect(progressOnly(migrating(1), migrating(1, { rollbackReason: 'health gate failed' }))).to.equal(false);
+      const ready = { ...migrating(1), conditions: setKstatusConditions(undefined, { ready: { status: 'True', reason: 'WebhookConfigured', message: 'ok' } }, T0, 2) };
+      expect(progressOnly(migrating(1), ready)).to.equal(false);
+      expect(progressOnly(undefined, migrating(1))).to.equal(false);
     });
   });
 });

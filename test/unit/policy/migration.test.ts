@@ -24,6 +24,7 @@ import {
   planWorkloads,
   readOrigin,
   returnedNamespaces,
+  resourceVersionOlder,
   rolloutComplete,
   rolloutDeadlineMs,
   sourceOf,
@@ -1192,6 +1193,47 @@ describe('migration planner', () => {
       const stamped = deploy('web', { stamp: TARGET, restartedAt: ago(0), generation: 4, status: { observedGeneration: 3 } });
       const after = planWorkloads({ expectedRevision: TARGET, workloads: [stamped], pods: appPods('web', [OLD, OLD]), now: NOW });
       expect(after.actions.map((a) => a.kind)).to.deep.equal(['rolling']);
+    });
+  });
+
+  describe('planWorkloads with a pod cache behind the workload cache', () => {
+    // The Deployment's status (resourceVersion 500) says the rollout is complete, but the pod cache has
+    // seen events only up to 480: it still shows an old pod the Deployment controller already replaced.
+    const stamped = () => {
+      const w = deploy('web', { stamp: TARGET, restartedAt: ago(5) });
+      w.metadata!.resourceVersion = '500';
+      return w;
+    };
+    const pods = () => [...appPods('web', [TARGET, TARGET]), pod('web-old', { labels: { app: 'web' }, rev: OLD })];
+
+    it('waits (rolling) instead of failing while the pod cache has not caught up with the workload', () => {
+      const plan = planWorkloads({ expectedRevision: TARGET, workloads: [stamped()], pods: pods(), now: NOW, podsResourceVersion: '480' });
+      expect(plan.actions.map((a) => a.kind)).to.deep.equal(['rolling']);
+    });
+
+    it('fails once the pod cache is as new as the workload and still shows a pod on another revision', () => {
+      const plan = planWorkloads({ expectedRevision: TARGET, workloads: [stamped()], pods: pods(), now: NOW, podsResourceVersion: '500' });
+      expect(plan.actions.map((a) => a.kind)).to.deep.equal(['failed']);
+    });
+
+    it('judges at once when the pod cache version is unknown or not an integer (as before)', () => {
+      for (const podsResourceVersion of [undefined, 'opaque']) {
+        const plan = planWorkloads({ expectedRevision: TARGET, workloads: [stamped()], pods: pods(), now: NOW, ...(podsResourceVersion ? { podsResourceVersion } : {}) });
+        expect(plan.actions.map((a) => a.kind)).to.deep.equal(['failed']);
+      }
+    });
+
+    it('is not held back when every pod is on the target already', () => {
+      const plan = planWorkloads({ expectedRevision: TARGET, workloads: [stamped()], pods: appPods('web', [TARGET, TARGET]), now: NOW, podsResourceVersion: '1' });
+      expect(plan.actions.map((a) => a.kind)).to.deep.equal(['done']);
+    });
+
+    it('compares resourceVersions as integers, and only integers', () => {
+      expect(resourceVersionOlder('99', '100')).to.equal(true);
+      expect(resourceVersionOlder('100', '100')).to.equal(false);
+      expect(resourceVersionOlder('18446744073709551617', '18446744073709551616')).to.equal(false);
+      expect(resourceVersionOlder('a1', '100')).to.equal(false);
+      expect(resourceVersionOlder(undefined, '100')).to.equal(false);
     });
   });
 
