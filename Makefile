@@ -24,8 +24,9 @@ $(NODE_DEPS): package.json package-lock.json
 deps: $(NODE_DEPS) ## Install the Node dependencies (npm ci)
 
 .PHONY: build
-build: $(NODE_DEPS) ## Compile TypeScript into dist/
+build: $(NODE_DEPS) ## Compile TypeScript into dist/, and bundle the CLI and operator into dist/meshrev.mjs
 	npx tsc -p tsconfig.json
+	node hack/bundle.mjs
 
 .PHONY: lint
 lint: $(NODE_DEPS) ## Lint with eslint + typescript-eslint

@@ -10,6 +10,7 @@ import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } fro
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -27,11 +28,6 @@ export function repoRoot(): string {
   if (existsSync(join(fromDist, 'hack/localcluster/cluster.sh'))) return fromDist;
   if (existsSync(join(process.cwd(), 'hack/localcluster/cluster.sh'))) return process.cwd();
   throw new Error('cannot find hack/localcluster/cluster.sh: run the bench from the repository root');
-}
-
-/** `meshrev`'s entry point next to this file in the build output (dist/src/cli/main.js). */
-export function meshrevMain(): string {
-  return fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 }
 
 export function cacheDir(): string {
@@ -246,11 +242,40 @@ export interface OperatorProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `meshrev operator` and resolves once its probes answer and /readyz passes (caches synced). */
+/** How config/manager/deployment.yaml runs the operator: its script (relative to the repository) and literal env values. */
+export interface ShippedOperator {
+  script: string;
+  env: Record<string, string>;
+}
+
+/** Reads the operator container of config/manager/deployment.yaml: the bench runs the operator as it ships. */
+export function shippedOperator(): ShippedOperator {
+  const text = readFileSync(join(repoRoot(), 'config/manager/deployment.yaml'), 'utf8');
+  for (const doc of parseAllDocuments(text)) {
+    const d = doc.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: { name: string; command?: string[]; env?: { name: string; value?: string }[] }[] } } } } | null;
+    if (d?.kind !== 'Deployment') continue;
+    const c = d.spec?.template?.spec?.containers?.find((x) => x.name === 'operator');
+    const script = c?.command?.find((a) => /\.(m?js)$/.test(a));
+    if (!script) throw new Error('config/manager/deployment.yaml: the operator container has no node script in its command');
+    const env: Record<string, string> = {};
+    for (const e of c?.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
+    // dist/... is the build this bench belongs to (this file is dist/bench/migration-support.js).
+    const path = script.startsWith('dist/') ? fileURLToPath(new URL(`../${script.slice('dist/'.length)}`, import.meta.url)) : join(repoRoot(), script);
+    return { script: path, env };
+  }
+  throw new Error('config/manager/deployment.yaml has no Deployment');
+}
+
+/**
+ * Starts `meshrev operator` as config/manager/deployment.yaml runs it (script, NODE_OPTIONS, allocator
+ * settings), and resolves once its probes answer and /readyz passes (caches synced).
+ * `nodeOptions` replaces the shipped NODE_OPTIONS (experiments).
+ */
 export async function startOperatorProcess(kubeconfig: string, logFile: string, extraArgs: string[] = [], nodeOptions?: string): Promise<OperatorProcess> {
-  const child = spawn(process.execPath, [meshrevMain(), 'operator', '--kubeconfig', kubeconfig, '--health-address', '127.0.0.1:0', ...extraArgs], {
+  const shipped = shippedOperator();
+  const child = spawn(process.execPath, [shipped.script, 'operator', '--kubeconfig', kubeconfig, '--health-address', '127.0.0.1:0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: process.env.MESHREV_BENCH_LOG_LEVEL ?? 'info', ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}) },
+    env: { ...process.env, ...shipped.env, LOG_LEVEL: process.env.MESHREV_BENCH_LOG_LEVEL ?? 'info', ...(nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {}) },
   });
   const log = createWriteStream(logFile);
   child.stdout?.pipe(log);

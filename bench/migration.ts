@@ -36,6 +36,7 @@ import { parseArgs } from 'node:util';
 import { ANNOTATION_ISTIO_REV, ANNOTATION_RESTARTED_AT, LABEL_ISTIO_INJECTION, LABEL_ISTIO_REV } from '../src/api/labels.js';
 import { API_VERSION, KIND, type MeshRevision } from '../src/api/meshrevision.js';
 import { Informer, toTyped } from '../src/kube/informer.js';
+import { STATUS_PROGRESS_INTERVAL_MS } from '../src/reconcile/meshrevision.js';
 import { makeServingCert } from '../test/support/certs.js';
 import { startInjector, type LoopbackInjector } from '../test/support/injector.js';
 import {
@@ -824,6 +825,8 @@ async function runOne(size: number, way: WayName, opts: Options, cert: ReturnTyp
         say(`  reconcile latency (tag toggle → webhook): p50 ${lat.ms.p50.toFixed(0)} ms, p99 ${lat.ms.p99.toFixed(0)} ms over ${opts.latencyChanges} changes`);
 
         // No-op resyncs: a watch event that changes nothing for the migration, then a restart of the operator.
+        // First let any coalesced status write land (it is flushed within STATUS_PROGRESS_INTERVAL_MS).
+        await waitOperatorIdle(op, STATUS_PROGRESS_INTERVAL_MS + 1000);
         const r0 = await op.metrics();
         for (let i = 0; i < 5; i++) {
           const before1 = metricSum(await op.metrics(), 'controller_runtime_reconcile_total');

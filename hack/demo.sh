@@ -25,7 +25,7 @@ CLUSTER=${MESHREV_DEMO_CLUSTER:-meshrev-demo}
 STATE=$MESHREV_CACHE/demo
 OLD=1-20
 NEW=1-21
-MAIN=$repo/dist/src/cli/main.js
+MAIN=$repo/dist/meshrev.mjs
 PART_OF=app.kubernetes.io/part-of=meshrev-demo
 TIMEOUT=${MESHREV_DEMO_TIMEOUT:-5m}
 
@@ -44,11 +44,11 @@ usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 # Processes (operator, injectors): started detached (setsid) so they outlive
 # `make demo`; tracked by pid files in $STATE/pids.
 
-# Is PID one of ours (a live `node .../main.js`), not a recycled pid?
+# Is PID one of ours (a live `node .../meshrev.mjs`), not a recycled pid?
 ours() {
   local cmd
   cmd=$({ tr '\0' ' ' <"/proc/$1/cmdline"; } 2>/dev/null) || return 1
-  [[ $cmd == *dist/src/cli/main.js* && $cmd == *"$MESHREV_CACHE/"* ]]
+  [[ $cmd == *dist/meshrev.mjs* && $cmd == *"$MESHREV_CACHE/"* ]]
 }
 
 stop_processes() {
@@ -73,7 +73,7 @@ stop_processes() {
   for pid in ${pids[@]+"${pids[@]}"}; do ours "$pid" && kill -KILL "$pid" 2>/dev/null || true; done
 }
 
-# start NAME ARGS...: runs `node main.js ARGS...` detached, output in $STATE/logs/NAME.log.
+# start NAME ARGS...: runs `node meshrev.mjs ARGS...` detached, output in $STATE/logs/NAME.log.
 start() {
   local name=$1; shift
   setsid node "$MAIN" "$@" </dev/null >"$STATE/logs/$name.log" 2>&1 &
@@ -344,7 +344,7 @@ YAML
       kubectl get mrev $NEW -o yaml          # conditions and per-namespace migration status
       kubectl get ns -L istio-injection,istio.io/rev
       kubectl get mutatingwebhookconfigurations -l app=sidecar-injector
-      node dist/src/cli/main.js --help       # the meshrev CLI (check-inject, kube-inject, ...)
+      node dist/meshrev.mjs --help          # the meshrev CLI (check-inject, kube-inject, ...)
     Migrate again: kubectl patch mrev $NEW --type json -p '[{"op":"remove","path":"/spec/migration/rollback"}]'
     Logs: $STATE/logs/operator.log, $STATE/logs/injector-$OLD.log, $STATE/logs/injector-$NEW.log
     Stop everything: make demo-down
