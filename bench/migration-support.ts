@@ -8,7 +8,7 @@ import { createWriteStream, existsSync, readFileSync, readdirSync, writeFileSync
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 
@@ -260,7 +260,7 @@ export function shippedOperator(): ShippedOperator {
     const env: Record<string, string> = {};
     for (const e of c?.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
     // dist/... is the build this bench belongs to (this file is dist/bench/migration-support.js).
-    const path = script.startsWith('dist/') ? fileURLToPath(new URL(`../${script.slice('dist/'.length)}`, import.meta.url)) : join(repoRoot(), script);
+    const path = isAbsolute(script) ? script : script.startsWith('dist/') ? fileURLToPath(new URL(`../${script.slice('dist/'.length)}`, import.meta.url)) : join(repoRoot(), script);
     return { script: path, env };
   }
   throw new Error('config/manager/deployment.yaml has no Deployment');

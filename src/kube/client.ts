@@ -27,6 +27,39 @@ export function loadKubeConfig(opts: KubeConfigOptions = {}): k8s.KubeConfig {
   if (!kc.getCurrentCluster()) {
     throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set $KUBECONFIG, or run in a pod with a service account');
   }
+  return reuseConnections(kc);
+}
+
+type DispatcherFactory = (cluster: k8s.Cluster | null, agentOptions: Record<string, unknown>) => unknown;
+
+/** Distinct TLS identities kept (a rotating client certificate makes a new one now and then). */
+const MAX_DISPATCHERS = 4;
+
+/**
+ * Makes `kc` reuse its HTTP connections. client-node 2.0 builds a new undici
+ * Agent for every request (KubeConfig.createDispatcher, called from
+ * applySecurityAuthentication), so every request opened a new TLS connection:
+ * a handshake on both ends and a new SecureContext — about a sixth of the
+ * operator's CPU during a migration, and as much again on the API server.
+ * This keeps one Agent per set of dispatcher options (server, proxy, CA,
+ * client certificate and key), as client-node already does for its
+ * https.Agent path (agentCache). Bearer tokens travel in headers, so a
+ * refreshed token needs no new connection; a rotated client certificate gets
+ * a new Agent. Pinned by test/unit/kube/client.test.ts.
+ */
+export function reuseConnections(kc: k8s.KubeConfig): k8s.KubeConfig {
+  const target = kc as unknown as { createDispatcher?: DispatcherFactory; createDispatcherOptions: DispatcherFactory };
+  const create = target.createDispatcher;
+  if (typeof create !== 'function') throw new Error('@kubernetes/client-node changed: KubeConfig.createDispatcher is gone (see src/kube/client.ts)');
+  const cache = new Map<string, unknown>();
+  target.createDispatcher = (cluster, agentOptions) => {
+    const key = JSON.stringify([cluster?.server, target.createDispatcherOptions.call(kc, cluster, agentOptions)]);
+    if (cache.has(key)) return cache.get(key);
+    const dispatcher = create.call(kc, cluster, agentOptions);
+    if (cache.size >= MAX_DISPATCHERS) cache.delete(cache.keys().next().value!);
+    cache.set(key, dispatcher);
+    return dispatcher;
+  };
   return kc;
 }
 

@@ -136,6 +136,7 @@ export class MeshRevisionReconciler {
     // Gone: its finalizer already removed the webhook (and ownerReferences cover a bypassed finalizer).
     if (!cached) {
       this.coalesced.delete(key);
+      this.validated.delete(key);
       return {};
     }
     // A status computed but not written yet (coalesced progress) is the newest status there is.
@@ -173,7 +174,7 @@ export class MeshRevisionReconciler {
           metadata: { resourceVersion: mrev.metadata.resourceVersion, finalizers: [...(mrev.metadata.finalizers ?? []), FINALIZER] },
         });
       }
-      obs.invalid = validateMeshRevision(mrev);
+      obs.invalid = this.validate(mrev);
       if (obs.invalid.length === 0 && decision) {
         obs.foreign = foreignWebhookConflicts(decision, this.d.webhooks.list());
         const desired = desiredWebhookConfiguration(mrev, decision);
@@ -264,6 +265,18 @@ export class MeshRevisionReconciler {
     }
     ctx.log.info('finalizer released');
     return {};
+  }
+
+  /** Validation of each MeshRevision's spec, per generation (it parses CA bundles: not for every reconcile). */
+  private readonly validated = new Map<string, { uid: string | undefined; generation: number | undefined; errors: ReturnType<typeof validateMeshRevision> }>();
+
+  private validate(mrev: MeshRevision): ReturnType<typeof validateMeshRevision> {
+    const key = mrev.metadata.name!;
+    const seen = this.validated.get(key);
+    if (seen && seen.uid === mrev.metadata.uid && seen.generation === mrev.metadata.generation && mrev.metadata.generation !== undefined) return seen.errors;
+    const errors = validateMeshRevision(mrev);
+    this.validated.set(key, { uid: mrev.metadata.uid, generation: mrev.metadata.generation, errors });
+    return errors;
   }
 
   /** Statuses computed but not written yet (progress, coalesced), and when status was last written, per MeshRevision. */
