@@ -80,6 +80,8 @@ export interface RunResult {
     reconciles: number;
     lists: number;
     requests?: Record<string, RequestSummary>;
+    /** The same number of changes, each sent once the operator is idle. */
+    fromIdle?: { p50: number; p99: number; samples: number[] };
   };
   noopResync?: {
     watchEvent: { reconciles: number; operatorWrites: number };
@@ -205,12 +207,13 @@ function timeTable(res: BenchResult, runs: readonly RunResult[]): string[] {
 
 function costTable(runs: readonly RunResult[]): string[] {
   const out: string[] = [];
-  out.push('| N | way | client writes / ns | client writes / workload | of which 409 | all writes / ns | status writes | LISTs in run | reconciles | operator peak RSS MB | operator CPU s | spec→webhook p50 / p99 ms | no-op resync writes |');
+  out.push('| N | way | client writes / ns | client writes / workload | of which 409 | all writes / ns | status writes | LISTs in run | reconciles | operator peak RSS MB | operator CPU s | spec→webhook p50 / p99 ms (idle; back to back) | no-op resync writes |');
   out.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of runs) {
     const w = r.writes;
     const o = r.operator;
-    const lat = r.reconcileLatencyMs ? `${r.reconcileLatencyMs.p50} / ${r.reconcileLatencyMs.p99}` : '—';
+    const l = r.reconcileLatencyMs;
+    const lat = l ? `${l.fromIdle ? `${l.fromIdle.p50} / ${l.fromIdle.p99}; ` : ''}${l.p50} / ${l.p99}` : '—';
     const noop = r.noopResync ? `${r.noopResync.watchEvent.operatorWrites} (event), ${r.noopResync.restart.operatorWrites} (restart)` : '—';
     const status = w ? (w.client['APPLY meshrevisions.meshrev.io/status'] ?? 0) + (w.client['PATCH meshrevisions.meshrev.io/status'] ?? 0) : undefined;
     const conflicts = w ? Object.entries(w.byVerbResource).filter(([k]) => k.endsWith('(failed)') && /^(PATCH|PUT|APPLY) (namespaces|deployments\.apps|meshrevisions\.meshrev\.io|meshrevisions\.meshrev\.io\/status) \(failed\)$/.test(k)).reduce((n, [, v]) => n + v, 0) : undefined;

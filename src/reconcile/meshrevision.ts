@@ -324,8 +324,14 @@ export class MeshRevisionReconciler {
 
   // ---- watch mappings: objects → MeshRevision keys (handlers only map) ----
 
-  /** Any MeshRevision change can move a claim (default, tag): every MeshRevision re-resolves. */
-  readonly mapMeshRevision = (): string[] => this.d.meshRevisions.keys();
+  /**
+   * Any MeshRevision change can move a claim (default, tag): every MeshRevision re-resolves — the
+   * changed one first, so a spec change reaches its webhook before the others are looked at again.
+   */
+  readonly mapMeshRevision = (m: KubernetesObject): string[] => {
+    const own = m.metadata?.name ?? '';
+    return [own, ...this.d.meshRevisions.keys().filter((k) => k !== own)];
+  };
 
   /**
    * Our MWC → its owner. A foreign one (istiod's chart, istioctl tags) may
