@@ -184,7 +184,8 @@ function defaultList<T extends k8s.KubernetesObject>(kc: k8s.KubeConfig, r: Reso
       // List items carry no apiVersion/kind; custom resources' items come back raw.
       for (const i of page.items) items.push(toTyped<T>(transform ? transform(i) : i, r.apiVersion, r.kind));
       page.items = [];
-      cont = page.metadata?._continue || undefined;
+      // Typed lists carry it as _continue; a custom resource's list metadata may keep the wire name.
+      cont = page.metadata?._continue || (page.metadata as { continue?: string } | undefined)?.continue || undefined;
       // A multi-page list is one consistent snapshot: the first page's resourceVersion is the one to watch from.
     } while (cont);
     first.items = items;
@@ -448,6 +449,7 @@ export class Informer<T extends k8s.KubernetesObject> {
 
   private put(key: string, obj: T): void {
     this.store.set(key, obj);
+    this.fresher(key, obj); // drops an assumed object this version catches up with
     const ns = obj.metadata?.namespace ?? '';
     let keys = this.byNamespace.get(ns);
     if (!keys) this.byNamespace.set(ns, (keys = new Set()));

@@ -393,10 +393,13 @@ export function planWorkloads(input: WorkloadPlanInput): WorkloadPlan {
       actions.push({ kind: 'done', ref, restarted: stamped });
       continue;
     }
-    if (stamped && complete && resourceVersionOlder(input.podsResourceVersion, w.metadata?.resourceVersion)) {
+    const since = tmpl?.annotations?.[ANNOTATION_RESTARTED_AT];
+    const started = since ? Date.parse(since) : NaN;
+    const overdue = !Number.isNaN(started) && input.now.getTime() - started > rolloutDeadlineMs(w, input.rolloutTimeoutSeconds);
+    if (stamped && complete && !overdue && resourceVersionOlder(input.podsResourceVersion, w.metadata?.resourceVersion)) {
       // Complete by its status, but the pod cache has not caught up with that status yet: the pods
-      // not on the revision may be old ones already gone. Judge once it has.
-      actions.push({ kind: 'rolling', ref, ...(tmpl?.annotations?.[ANNOTATION_RESTARTED_AT] ? { since: tmpl.annotations[ANNOTATION_RESTARTED_AT] } : {}) });
+      // not on the revision may be old ones already gone. Judge once it has (or once the deadline passed).
+      actions.push({ kind: 'rolling', ref, ...(since ? { since } : {}) });
       continue;
     }
     if (stamped && complete) {
@@ -418,9 +421,6 @@ export function planWorkloads(input: WorkloadPlanInput): WorkloadPlan {
       actions.push({ kind: 'failed', ref, reason: sick });
       continue;
     }
-    const since = tmpl?.annotations?.[ANNOTATION_RESTARTED_AT];
-    const started = since ? Date.parse(since) : NaN;
-    const overdue = !Number.isNaN(started) && input.now.getTime() - started > rolloutDeadlineMs(w, input.rolloutTimeoutSeconds);
     if (deploymentDeadlineExceeded(w) || overdue) {
       actions.push({ kind: 'failed', ref, reason: `rollout did not complete within ${rolloutDeadlineMs(w, input.rolloutTimeoutSeconds) / 1000}s of its restart` });
     } else {

@@ -137,6 +137,7 @@ export class MeshRevisionReconciler {
     if (!cached) {
       this.coalesced.delete(key);
       this.validated.delete(key);
+      this.lastStatusWrite.delete(key);
       return {};
     }
     // A status computed but not written yet (coalesced progress) is the newest status there is.

@@ -81,6 +81,28 @@ const NAMESPACE_WRITE_CONCURRENCY = 10;
 /** Dry-run pods sent at once (one per namespace waiting to restart its workloads). */
 const ADMISSION_PROBE_CONCURRENCY = 10;
 
+/**
+ * Runs `tasks` at most `concurrency` at a time. After the first failure it starts no more, waits for
+ * those running, and rethrows it: a failed reconcile leaves nothing of its own still writing.
+ */
+export async function runBounded(tasks: readonly (() => Promise<unknown>)[], concurrency: number): Promise<void> {
+  const q = new PQueue({ concurrency });
+  let failure: { err: unknown } | undefined;
+  for (const task of tasks) {
+    void q.add(async () => {
+      if (failure) return;
+      try {
+        await task();
+      } catch (err) {
+        if (!failure) failure = { err };
+        q.clear();
+      }
+    });
+  }
+  await q.onIdle();
+  if (failure) throw failure.err;
+}
+
 export interface Stores {
   namespaces: { list(): V1Namespace[]; get(name: string): V1Namespace | undefined };
   pods: {
@@ -232,7 +254,7 @@ export class MigrationExecutor {
     }
 
     // Restarts wait until a dry-run pod shows the admission chain injecting the expected revision there.
-    let awaitingAdmission = await this.confirmAdmission(outcomes, now, log);
+    let awaitingAdmission = await this.confirmAdmission(name, outcomes, now, log, terminal);
     const startedNow: string[] = [];
 
     // Forward: start the next namespaces of the current step, within the gates.
@@ -415,8 +437,7 @@ export class MigrationExecutor {
 
     // Act: namespace writes first (a few at a time: one per namespace, independent), then workload
     // restarts within the restart budget.
-    const nsWrites = new PQueue({ concurrency: NAMESPACE_WRITE_CONCURRENCY });
-    await Promise.all([...outcomes.values()].flatMap((o) => (o.write ? [nsWrites.add(o.write)] : [])));
+    await runBounded([...outcomes.values()].flatMap((o) => (o.write ? [o.write] : [])), NAMESPACE_WRITE_CONCURRENCY);
     // Namespaces relabelled just now (the cache holds our writes, Informer.assume): probe them at once
     // instead of on the next reconcile, and restart what the probe releases in this one.
     if (startedNow.length > 0 && this.d.probeAdmission && !spec?.paused) {
@@ -428,29 +449,27 @@ export class MigrationExecutor {
         const o = this.advanceNamespace(ns, origin, input, outcomes.get(n)!.entry.step, spec?.rolloutTimeoutSeconds);
         if (o.held && o.entry.state === NS_MIGRATING) fresh.set(n, o);
       }
-      if (await this.confirmAdmission(fresh, now, log)) awaitingAdmission = true;
+      if (await this.confirmAdmission(name, fresh, now, log, terminal)) awaitingAdmission = true;
       for (const [n, o] of fresh) outcomes.set(n, o);
     }
     const rolling = [...outcomes.values()].reduce((n, o) => n + o.rolling, 0);
     const budget = Math.max(0, maxRestarts - rolling);
     const restarts = [...outcomes.values()].flatMap((o) => o.restarts).slice(0, budget);
     if (restarts.length > 0) {
-      const q = new PQueue({ concurrency: Math.min(maxRestarts, RESTART_REQUEST_CONCURRENCY) });
       const stamp = formatTime(now);
-      await Promise.all(
-        restarts.map((ref) =>
-          q.add(async () => {
-            const expected = this.expectedRevisionFor(ref.namespace, outcomes, input, target);
-            log.info('restarting workload', { workload: `${ref.kind} ${ref.namespace}/${ref.name}`, revision: expected });
-            await this.d.writer.mergePatch(
-              { apiVersion: 'apps/v1', kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } },
-              {
-                metadata: { resourceVersion: ref.resourceVersion },
-                spec: { template: { metadata: { annotations: { [ANNOTATION_RESTARTED_AT]: stamp, [ANNOTATION_RESTARTED_FOR]: expected } } } },
-              },
-            );
-          }),
-        ),
+      await runBounded(
+        restarts.map((ref) => async () => {
+          const expected = this.expectedRevisionFor(ref.namespace, outcomes, input, target);
+          log.info('restarting workload', { workload: `${ref.kind} ${ref.namespace}/${ref.name}`, revision: expected });
+          await this.d.writer.mergePatch(
+            { apiVersion: 'apps/v1', kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } },
+            {
+              metadata: { resourceVersion: ref.resourceVersion },
+              spec: { template: { metadata: { annotations: { [ANNOTATION_RESTARTED_AT]: stamp, [ANNOTATION_RESTARTED_FOR]: expected } } } },
+            },
+          );
+        }),
+        Math.min(maxRestarts, RESTART_REQUEST_CONCURRENCY),
       );
     }
 
@@ -464,6 +483,7 @@ export class MigrationExecutor {
     }
     list.sort((a, b) => a.step - b.step || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.announce(mrev, prev.namespaces ?? [], list, byName, now);
+    this.forgetProbes(name, outcomes);
 
     const count = (s: string) => list.filter((e) => e.state === s).length;
     const eligible = rollbackAll ? list.length : plan.order.length;
@@ -628,7 +648,7 @@ export class MigrationExecutor {
     });
     const is = (k: WorkloadAction['kind']) => wp.actions.filter((a) => a.kind === k);
     const timeSettled = relabelledAt === undefined || input.now.getTime() - Date.parse(relabelledAt) >= RELABEL_SETTLE_MS;
-    const known = this.confirmed.get(name);
+    const known = this.confirmed.get(`${input.mrev.metadata.name}/${name}`);
     const confirmed = relabelledAt === undefined || (known?.since === relabelledAt && known.expected === expected);
     const candidates = is('restart').map((a) => a.ref);
     const release = confirmed || (timeSettled && !this.d.probeAdmission);
@@ -659,60 +679,80 @@ export class MigrationExecutor {
     };
   }
 
-  /** Per namespace: the relabel (movedAt / returnedAt) and revision a dry-run pod confirmed. */
+  /** Per "MeshRevision/namespace": the relabel (movedAt / returnedAt) and revision a dry-run pod confirmed. */
   private readonly confirmed = new Map<string, { since: string; expected: string }>();
+  /** Per "MeshRevision/namespace": since when (this process has seen) dry-run pods name another revision for this relabel. */
+  private readonly mismatched = new Map<string, { since: string; expected: string; firstAt: number }>();
 
   /**
    * Releases held restarts where a dry-run pod of the first workload to
    * restart is injected by the revision expected. Until then they wait;
    * if the probe cannot run (quota, pod security...), the relabel's
    * RELABEL_SETTLE_MS stands in for it. A namespace going forward whose
-   * probe still names another revision after ADMISSION_PROBE_DEADLINE_MS
+   * probes keep naming another revision for ADMISSION_PROBE_DEADLINE_MS
+   * (after the relabel, and since the first such probe of this process)
    * fails before any of its workloads is restarted; one going back is
-   * restarted anyway. Returns whether any namespace is still waiting.
+   * restarted anyway. `stopped`: the migration failed, so nothing goes
+   * forward (namespaces going back still do). Returns whether any namespace
+   * is still waiting.
    */
-  private async confirmAdmission(outcomes: Map<string, NsOutcome>, now: Date, log: Logger): Promise<boolean> {
+  private async confirmAdmission(mrevName: string, outcomes: Map<string, NsOutcome>, now: Date, log: Logger, stopped: boolean): Promise<boolean> {
     const probe = this.d.probeAdmission;
-    const held = [...outcomes.entries()].filter(([, o]) => o.held && o.entry.state !== NS_FAILED);
+    const held = [...outcomes.entries()].filter(([, o]) => o.held && o.entry.state !== NS_FAILED && !(stopped && o.held.forward));
     if (!probe || held.length === 0) return false;
     let waiting = false;
-    const q = new PQueue({ concurrency: ADMISSION_PROBE_CONCURRENCY });
-    await Promise.all(
-      held.map(([ns, o]) =>
-        q.add(async () => {
-          const h = o.held!;
-          const first = h.restarts[0]!;
-          const template = this.d.stores.workloads(ns).find((w) => w.kind === first.kind && w.metadata?.name === first.name)?.spec?.template;
-          const result = await probe(ns, template);
-          const elapsed = now.getTime() - Date.parse(h.since);
-          if (result.error === undefined && result.revision === h.expected) {
-            this.confirmed.set(ns, { since: h.since, expected: h.expected });
-            o.restarts = h.restarts;
-            return;
-          }
-          if (result.error !== undefined) {
-            log.debug('admission probe failed; falling back to the settle time', { namespace: ns, error: result.error });
-            if (elapsed >= RELABEL_SETTLE_MS) o.restarts = h.restarts;
-            else waiting = true;
-            return;
-          }
-          const seen = result.revision ?? 'no revision (not injected)';
-          if (elapsed < ADMISSION_PROBE_DEADLINE_MS) {
-            waiting = true;
-            o.entry = { ...o.entry, message: `waiting for the API server's admission to see the new labels: a pod created now would be injected by ${seen}` };
-          } else if (h.forward) {
-            o.entry = {
-              ...o.entry,
-              state: NS_FAILED,
-              message: `a pod created in it now would be injected by ${seen}, not ${h.expected}, ${Math.round(elapsed / 1000)}s after its relabel; no workload was restarted: check which webhook injects this namespace (meshrev check-inject)`,
-            };
-          } else {
-            o.restarts = h.restarts;
-          }
-        }),
-      ),
+    await runBounded(
+      held.map(([ns, o]) => async () => {
+        const h = o.held!;
+        const key = `${mrevName}/${ns}`;
+        const first = h.restarts[0]!;
+        const template = this.d.stores.workloads(ns).find((w) => w.kind === first.kind && w.metadata?.name === first.name)?.spec?.template;
+        const result = await probe(ns, template);
+        const elapsed = now.getTime() - Date.parse(h.since);
+        if (result.error === undefined && result.revision === h.expected) {
+          this.confirmed.set(key, { since: h.since, expected: h.expected });
+          this.mismatched.delete(key);
+          o.restarts = h.restarts;
+          return;
+        }
+        if (result.error !== undefined) {
+          log.debug('admission probe failed; falling back to the settle time', { namespace: ns, error: result.error });
+          if (elapsed >= RELABEL_SETTLE_MS) o.restarts = h.restarts;
+          else waiting = true;
+          return;
+        }
+        const seen = result.revision ?? 'no revision (not injected)';
+        const m = this.mismatched.get(key);
+        const firstAt = m && m.since === h.since && m.expected === h.expected ? m.firstAt : now.getTime();
+        this.mismatched.set(key, { since: h.since, expected: h.expected, firstAt });
+        const persisted = Math.min(elapsed, now.getTime() - firstAt);
+        if (persisted < ADMISSION_PROBE_DEADLINE_MS) {
+          waiting = true;
+          o.entry = { ...o.entry, message: `waiting for the API server's admission to see the new labels: a pod created now would be injected by ${seen}` };
+        } else if (h.forward) {
+          o.entry = {
+            ...o.entry,
+            state: NS_FAILED,
+            message: `a pod created in it now would be injected by ${seen}, not ${h.expected}, ${Math.round(elapsed / 1000)}s after its relabel; no workload was restarted: check which webhook injects this namespace (meshrev check-inject)`,
+          };
+        } else {
+          o.restarts = h.restarts;
+        }
+      }),
+      ADMISSION_PROBE_CONCURRENCY,
     );
     return waiting;
+  }
+
+  /** Drops what this process remembers of a MeshRevision's namespaces that are no longer on their way. */
+  private forgetProbes(mrevName: string, outcomes: Map<string, NsOutcome>): void {
+    for (const map of [this.confirmed, this.mismatched]) {
+      for (const key of map.keys()) {
+        if (!key.startsWith(`${mrevName}/`)) continue;
+        const state = outcomes.get(key.slice(mrevName.length + 1))?.entry.state;
+        if (state !== NS_MIGRATING && state !== NS_ROLLING_BACK) map.delete(key);
+      }
+    }
   }
 
   /** Events (and duration metrics) for namespaces that reached Migrated, RolledBack or Failed since the last status. */

@@ -1216,6 +1216,13 @@ describe('migration planner', () => {
       expect(plan.actions.map((a) => a.kind)).to.deep.equal(['failed']);
     });
 
+    it('does not wait for the pod cache past the rollout deadline (a stuck pod watch cannot hold a migration forever)', () => {
+      const late = deploy('web', { stamp: TARGET, restartedAt: ago(700) });
+      late.metadata!.resourceVersion = '500';
+      const plan = planWorkloads({ expectedRevision: TARGET, workloads: [late], pods: pods(), now: NOW, podsResourceVersion: '480' });
+      expect(plan.actions.map((a) => a.kind)).to.deep.equal(['failed']);
+    });
+
     it('judges at once when the pod cache version is unknown or not an integer (as before)', () => {
       for (const podsResourceVersion of [undefined, 'opaque']) {
         const plan = planWorkloads({ expectedRevision: TARGET, workloads: [stamped()], pods: pods(), now: NOW, ...(podsResourceVersion ? { podsResourceVersion } : {}) });

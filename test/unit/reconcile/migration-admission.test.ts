@@ -19,7 +19,7 @@ import {
 } from '../../../src/api/migration.js';
 import type { ProbeResult } from '../../../src/kube/admission-probe.js';
 import type { Workload } from '../../../src/policy/migration.js';
-import { MigrationExecutor } from '../../../src/reconcile/migration.js';
+import { MigrationExecutor, runBounded } from '../../../src/reconcile/migration.js';
 import { createLogger } from '../../../src/runtime/logger.js';
 
 const OLD = '1-20';
@@ -138,9 +138,12 @@ describe('migration executor: restarts wait for the admission chain', () => {
     expect(restarts(h)).to.deep.equal([]);
   });
 
-  it('fails the namespace, without restarting anything, when the probe still names another revision after the deadline', async () => {
+  it('fails the namespace, without restarting anything, when the probes keep naming another revision past the deadline', async () => {
     const h = harness([namespace('shop', 0)], () => ({ revision: null }));
-    const res = await reconcile(h, ADMISSION_PROBE_DEADLINE_MS + 1000);
+    // Long after the relabel (an operator restarted, say), one probe is not enough: the deadline runs from the first mismatch seen.
+    const first = await reconcile(h, ADMISSION_PROBE_DEADLINE_MS + 1000);
+    expect(first?.status.namespaces?.find((x) => x.name === 'shop')?.state).to.equal(NS_MIGRATING);
+    const res = await reconcile(h, 2 * ADMISSION_PROBE_DEADLINE_MS + 1000);
     expect(restarts(h)).to.deep.equal([]);
     const e = res?.status.namespaces?.find((x) => x.name === 'shop');
     // The gate fails the migration and the default onFailure (rollbackStep) sends the namespace back.
@@ -148,6 +151,15 @@ describe('migration executor: restarts wait for the admission chain', () => {
     expect(e?.state).to.equal('RollingBack');
     expect(res?.status.rollbackReason).to.contain('would be injected by no revision (not injected), not 1-21');
     expect(res?.status.rollbackReason).to.contain('no workload was restarted');
+  });
+
+  it('releases nothing going forward once the migration has failed, even when the probe would allow it', async () => {
+    const h = harness([namespace('shop', 0)], () => ({ revision: TARGET }));
+    const failed = mrev();
+    failed.status = { migration: { generation: 1, phase: 'Failed' } };
+    await h.exec.reconcile({ mrev: failed, now: at(500), resolve: (v) => (v === 'default' ? OLD : v), deleting: false, log });
+    expect(restarts(h)).to.deep.equal([]);
+    expect(h.probes).to.deep.equal([]);
   });
 
   it('falls back to the settle time when the dry run itself fails', async () => {
@@ -167,5 +179,35 @@ describe('migration executor: restarts wait for the admission chain', () => {
     // The restart is not in this fake store, so the planner would restart again; the point here is the probe count.
     await reconcile(h, 600);
     expect(h.probes).to.deep.equal(['shop']);
+  });
+});
+
+describe('runBounded', () => {
+  it('runs at most `concurrency` tasks at once, and all of them', async () => {
+    let running = 0;
+    let peak = 0;
+    const done: number[] = [];
+    await runBounded(Array.from({ length: 12 }, (_, i) => async () => {
+      peak = Math.max(peak, ++running);
+      await new Promise((r) => setTimeout(r, 2));
+      running--;
+      done.push(i);
+    }), 3);
+    expect(peak).to.equal(3);
+    expect(done.sort((a, b) => a - b)).to.deep.equal([...Array(12).keys()]);
+  });
+
+  it('starts nothing after a failure, lets the running ones finish, and rethrows the failure', async () => {
+    const started: number[] = [];
+    let finished = 0;
+    const err = await runBounded(Array.from({ length: 10 }, (_, i) => async () => {
+      started.push(i);
+      await new Promise((r) => setTimeout(r, i === 0 ? 1 : 5));
+      if (i === 0) throw new Error('409 Conflict');
+      finished++;
+    }), 2).then(() => undefined, (e: unknown) => e);
+    expect((err as Error).message).to.equal('409 Conflict');
+    expect(started).to.deep.equal([0, 1]);
+    expect(finished).to.equal(1);
   });
 });
