@@ -744,13 +744,14 @@ export class MigrationExecutor {
     return waiting;
   }
 
-  /** Drops what this process remembers of a MeshRevision's namespaces that are no longer on their way. */
+  /**
+   * Drops what this process remembers of namespaces this MeshRevision no longer moves. A namespace that
+   * arrived keeps its confirmation: it is what lets it count as arrived before RELABEL_SETTLE_MS.
+   */
   private forgetProbes(mrevName: string, outcomes: Map<string, NsOutcome>): void {
     for (const map of [this.confirmed, this.mismatched]) {
       for (const key of map.keys()) {
-        if (!key.startsWith(`${mrevName}/`)) continue;
-        const state = outcomes.get(key.slice(mrevName.length + 1))?.entry.state;
-        if (state !== NS_MIGRATING && state !== NS_ROLLING_BACK) map.delete(key);
+        if (key.startsWith(`${mrevName}/`) && !outcomes.has(key.slice(mrevName.length + 1))) map.delete(key);
       }
     }
   }

@@ -58,6 +58,8 @@ function pod(ns: string, app: string, rev: string): V1Pod {
 
 interface Harness {
   exec: MigrationExecutor;
+  workloads: Map<string, Workload[]>;
+  pods: Map<string, V1Pod[]>;
   patches: { kind: string; name: string; body: Record<string, unknown> }[];
   probes: string[];
   namespaces: Map<string, V1Namespace>;
@@ -102,7 +104,7 @@ function harness(nsList: V1Namespace[], probe: (ns: string) => ProbeResult | und
       return r ? Promise.resolve(r) : Promise.reject(new Error('probe must not be called'));
     },
   });
-  return { exec, patches, probes, namespaces };
+  return { exec, patches, probes, namespaces, workloads, pods };
 }
 
 const log = createLogger({ level: 'error' });
@@ -169,6 +171,24 @@ describe('migration executor: restarts wait for the admission chain', () => {
     const late = harness([namespace('shop', 0)], () => ({ error: 'pods "x" is forbidden: exceeded quota' }));
     await reconcile(late, RELABEL_SETTLE_MS);
     expect(restarts(late).map((p) => p.name)).to.deep.equal(['shop/web']);
+  });
+
+  it('keeps a namespace that arrived before the settle time Migrated on the next reconcile', async () => {
+    const h = harness([namespace('shop')], () => ({ revision: TARGET }));
+    await reconcile(h, 0);
+    expect(restarts(h)).to.have.length(1);
+    // The restart rolled out: stamped, complete, its pod on the target.
+    const d = deployment('shop', 'web');
+    d.metadata!.generation = 2;
+    d.status!.observedGeneration = 2;
+    d.spec!.template.metadata!.annotations = { [ANNOTATION_RESTARTED_FOR]: TARGET, [ANNOTATION_RESTARTED_AT]: iso(0) };
+    h.workloads.set('shop', [d]);
+    h.pods.set('shop', [pod('shop', 'web', TARGET)]);
+    for (const t of [900, 1000, 1500]) {
+      const res = await reconcile(h, t);
+      expect(res?.status.namespaces?.find((x) => x.name === 'shop')?.state, `at ${t} ms`).to.equal('Migrated');
+    }
+    expect(restarts(h)).to.have.length(1);
   });
 
   it('probes a namespace once per move: a confirmed namespace is not probed again', async () => {
