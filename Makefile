@@ -57,7 +57,7 @@ demo-down: ## Stop the demo's operator, injectors and cluster
 	hack/demo.sh down
 
 .PHONY: test-unit
-test-unit: build ## Run the fast unit tests (no cluster)
+test-unit: build tools ## Run the fast unit tests (no cluster; a few use openssl for throwaway certificates)
 	npx mocha --config test/.mocharc.unit.json
 
 .PHONY: tools
