@@ -920,6 +920,22 @@ async function machine(): Promise<BenchResult['machine']> {
   };
 }
 
+const USAGE = `usage: npm run bench -- migration [options]
+  --sizes N[,N...]             namespaces per run (default 100; the issue's sizes: 10,100,1000)
+  --workloads W                Deployments per namespace (default 3)
+  --replicas R                 replicas per Deployment (default 2)
+  --ways W[,W...]              which ways to time (default ${WAYS.join(',')})
+  --tuned-namespaces K         meshrev-tuned: namespaces in flight (default 100)
+  --tuned-restarts K           meshrev-tuned: workload restarts in flight (default 300)
+  --timeout-minutes M          give up on one way after M minutes (default 20)
+  --latency-changes C          spec changes timed for reconcile latency (default 50)
+  --min-ready-seconds S        minReadySeconds on every Deployment (default 0)
+  --proxy                      route the operator through a counting proxy
+  --operator-node-options S    NODE_OPTIONS for the operator instead of the Deployment's
+  --out DIR                    where the JSON and migration-latest.md go (default bench/results)
+  --merge FILE                 add this run's results to an earlier result file
+  --keep                       leave the clusters running afterwards`;
+
 function parseOptions(args: string[]): Options {
   const { values } = parseArgs({
     args,
@@ -989,6 +1005,10 @@ export const bench: Bench = {
   // `npm run bench` (every bench, no name): the short version.
   quickArgs: ['--sizes', '10', '--latency-changes', '20', '--out', join(tmpdir(), 'meshrev-bench-results')],
   async run(args) {
+    if (args.includes('--help') || args.includes('-h')) {
+      console.log(USAGE);
+      return;
+    }
     const opts = parseOptions(args);
     const stamp = new Date().toISOString().replace(/[:]/g, '').replace(/\.\d+Z$/, 'Z');
     const res: BenchResult = {
