@@ -103,6 +103,9 @@ export async function runBounded(tasks: readonly (() => Promise<unknown>)[], con
   if (failure) throw failure.err;
 }
 
+/** Key of the admission-probe memos: per MeshRevision and namespace (two MeshRevisions can move one namespace in turn). */
+const probeKey = (mrevName: string, namespace: string): string => `${mrevName}/${namespace}`;
+
 export interface Stores {
   namespaces: { list(): V1Namespace[]; get(name: string): V1Namespace | undefined };
   pods: {
@@ -648,7 +651,7 @@ export class MigrationExecutor {
     });
     const is = (k: WorkloadAction['kind']) => wp.actions.filter((a) => a.kind === k);
     const timeSettled = relabelledAt === undefined || input.now.getTime() - Date.parse(relabelledAt) >= RELABEL_SETTLE_MS;
-    const known = this.confirmed.get(`${input.mrev.metadata.name}/${name}`);
+    const known = this.confirmed.get(probeKey(input.mrev.metadata.name!, name));
     const confirmed = relabelledAt === undefined || (known?.since === relabelledAt && known.expected === expected);
     const candidates = is('restart').map((a) => a.ref);
     const release = confirmed || (timeSettled && !this.d.probeAdmission);
@@ -704,7 +707,7 @@ export class MigrationExecutor {
     await runBounded(
       held.map(([ns, o]) => async () => {
         const h = o.held!;
-        const key = `${mrevName}/${ns}`;
+        const key = probeKey(mrevName, ns);
         const first = h.restarts[0]!;
         const template = this.d.stores.workloads(ns).find((w) => w.kind === first.kind && w.metadata?.name === first.name)?.spec?.template;
         const result = await probe(ns, template);
@@ -749,9 +752,10 @@ export class MigrationExecutor {
    * arrived keeps its confirmation: it is what lets it count as arrived before RELABEL_SETTLE_MS.
    */
   private forgetProbes(mrevName: string, outcomes: Map<string, NsOutcome>): void {
+    const prefix = probeKey(mrevName, '');
     for (const map of [this.confirmed, this.mismatched]) {
       for (const key of map.keys()) {
-        if (key.startsWith(`${mrevName}/`) && !outcomes.has(key.slice(mrevName.length + 1))) map.delete(key);
+        if (key.startsWith(prefix) && !outcomes.has(key.slice(prefix.length))) map.delete(key);
       }
     }
   }
