@@ -13,6 +13,7 @@ import type { Informer } from './kube/informer.js';
 import { podProjection, withoutBookkeeping } from './kube/projections.js';
 import { makeApis, readyEndpoints } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
+import { makeGates } from './gates/index.js';
 import { CONTROLLER_NAME, MeshRevisionReconciler, type Store } from './reconcile/meshrevision.js';
 import { createLogger, type Logger } from './runtime/logger.js';
 import { Manager, handleSignals, watchMapped, type StopReason } from './runtime/manager.js';
@@ -104,7 +105,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     writer,
     events,
     migrationMetrics: metrics.migrationMetrics,
-    readyEndpoints: (namespace, service) => readyEndpoints(apis.discovery, namespace, service),
+    gates: makeGates({ readyEndpoints: (namespace, service) => readyEndpoints(apis.discovery, namespace, service) }),
     probeAdmission: makeInjectionProbe(apis.core, writer.fieldManager),
   });
   const queue = manager.addController({

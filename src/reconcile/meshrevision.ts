@@ -32,14 +32,12 @@ import type { ReconcileContext, ReconcileResult } from '../runtime/workqueue.js'
 import { FROM_DEFAULT } from '../api/migration.js';
 import { readOrigin, type RevisionResolver, type Workload } from '../policy/migration.js';
 import type { ClaimDecision } from '../policy/webhooks.js';
-import { MigrationExecutor } from './migration.js';
-import { probeInjector, type ReadyEndpoints } from '../gates/injector.js';
-import { runHttpCheck } from '../gates/http.js';
-import { runPrometheusCheck } from '../gates/prometheus.js';
+import { MigrationExecutor, type Observers } from './migration.js';
+import { RevisionMemos } from './memo.js';
+import type { MigrationMetrics } from '../health/metrics.js';
 
 /** How long an injector probe result is reused. */
 const PROBE_CACHE_MS = 3000;
-import type { MigrationMetrics } from '../health/metrics.js';
 
 export const CONTROLLER_NAME = 'meshrevision';
 
@@ -70,12 +68,12 @@ export interface MeshRevisionReconcilerDeps {
   writer: Pick<KubeWriter, 'apply' | 'applyStatus' | 'delete' | 'fieldManager' | 'mergePatch'>;
   events: Pick<EventRecorder, 'normal' | 'warning'>;
   /** Deployments, StatefulSets and DaemonSets of a namespace (for migrations). */
-  workloads?: (namespace: string) => Workload[];
-  migrationMetrics?: MigrationMetrics;
-  /** Ready endpoints of a Service, for the injector gate of Service-referenced injectors. */
-  readyEndpoints?: ReadyEndpoints;
+  workloads: (namespace: string) => Workload[];
+  migrationMetrics: MigrationMetrics;
+  /** The injector gate and the user-defined checks (src/gates, wired by operator.ts). */
+  gates: Pick<Observers, 'probeInjector' | 'runCheck'>;
   /** Dry-run pod creation: which revision would inject a pod in a namespace now (kube/admission-probe). */
-  probeAdmission?: InjectionProbe;
+  probeAdmission: InjectionProbe;
   now?: () => Date;
 }
 
@@ -87,6 +85,8 @@ function eventRef(mrev: MeshRevision): KubernetesObject {
 export class MeshRevisionReconciler {
   private readonly now: () => Date;
   private readonly migrations: MigrationExecutor;
+  /** Everything remembered per MeshRevision, forgotten in one place (reconcile, when it is gone). */
+  private readonly memos = new RevisionMemos();
 
   constructor(private readonly d: MeshRevisionReconcilerDeps) {
     this.now = d.now ?? (() => new Date());
@@ -95,27 +95,26 @@ export class MeshRevisionReconciler {
       stores: {
         namespaces: d.namespaces,
         pods: { list: (ns?: string) => pods.list(ns), resourceVersion: () => pods.lastSyncResourceVersion?.() },
-        workloads: d.workloads ?? (() => []),
+        workloads: d.workloads,
       },
       writer: d.writer,
       events: d.events,
-      ...(d.migrationMetrics ? { metrics: d.migrationMetrics } : {}),
+      metrics: d.migrationMetrics,
+      memos: this.memos,
       probeInjector: (mrev) => this.probe(mrev),
-      runCheck: (i) => (i.check.kind === 'prometheus' ? runPrometheusCheck(i.check, i.vars) : runHttpCheck(i.check, i.vars)),
-      ...(d.probeAdmission ? { probeAdmission: d.probeAdmission } : {}),
+      runCheck: d.gates.runCheck,
+      probeAdmission: d.probeAdmission,
     });
   }
 
-  private readonly probes = new Map<string, { at: number; result: Promise<string | undefined> }>();
-
   /** The injector gate, remembered for a few seconds: reconciles during a migration come many times a second. */
   private probe(mrev: MeshRevision): Promise<string | undefined> {
-    const key = `${mrev.metadata.name}/${mrev.metadata.generation}`;
-    const now = Date.now();
-    const cached = this.probes.get(key);
-    if (cached && now - cached.at < PROBE_CACHE_MS) return cached.result;
-    const result = probeInjector(mrev.spec.injector, this.d.readyEndpoints ? { readyEndpoints: this.d.readyEndpoints } : {});
-    this.probes.set(key, { at: now, result });
+    const memo = this.memos.of(mrev);
+    const now = this.now().getTime();
+    const cached = memo.injectorProbe;
+    if (cached && cached.generation === mrev.metadata.generation && now - cached.at < PROBE_CACHE_MS) return cached.result;
+    const result = this.d.gates.probeInjector(mrev);
+    memo.injectorProbe = { generation: mrev.metadata.generation, at: now, result };
     return result;
   }
 
@@ -135,14 +134,12 @@ export class MeshRevisionReconciler {
     const cached = this.d.meshRevisions.get(key);
     // Gone: its finalizer already removed the webhook (and ownerReferences cover a bypassed finalizer).
     if (!cached) {
-      this.coalesced.delete(key);
-      this.validated.delete(key);
-      this.lastStatusWrite.delete(key);
+      this.memos.forget(key);
       return {};
     }
     // A status computed but not written yet (coalesced progress) is the newest status there is.
-    const pending = this.coalesced.get(key);
-    const mrev = pending && pending.uid === cached.metadata.uid ? { ...cached, status: pending.status } : cached;
+    const pending = this.memos.of(cached).pendingStatus;
+    const mrev = pending ? { ...cached, status: pending } : cached;
     const log = ctx.log;
     const claims = resolveClaims(this.d.meshRevisions.list());
     const decision = claims.get(key);
@@ -268,21 +265,15 @@ export class MeshRevisionReconciler {
     return {};
   }
 
-  /** Validation of each MeshRevision's spec, per generation (it parses CA bundles: not for every reconcile). */
-  private readonly validated = new Map<string, { uid: string | undefined; generation: number | undefined; errors: ReturnType<typeof validateMeshRevision> }>();
-
+  /** Validation of a MeshRevision's spec, once per generation (it parses CA bundles: not for every reconcile). */
   private validate(mrev: MeshRevision): ReturnType<typeof validateMeshRevision> {
-    const key = mrev.metadata.name!;
-    const seen = this.validated.get(key);
-    if (seen && seen.uid === mrev.metadata.uid && seen.generation === mrev.metadata.generation && mrev.metadata.generation !== undefined) return seen.errors;
+    const memo = this.memos.of(mrev);
+    const generation = mrev.metadata.generation;
+    if (memo.validated && generation !== undefined && memo.validated.generation === generation) return memo.validated.errors;
     const errors = validateMeshRevision(mrev);
-    this.validated.set(key, { uid: mrev.metadata.uid, generation: mrev.metadata.generation, errors });
+    if (generation !== undefined) memo.validated = { generation, errors };
     return errors;
   }
-
-  /** Statuses computed but not written yet (progress, coalesced), and when status was last written, per MeshRevision. */
-  private readonly coalesced = new Map<string, { uid: string | undefined; status: MeshRevisionStatus }>();
-  private readonly lastStatusWrite = new Map<string, number>();
 
   /**
    * Writes `next` if it differs from the status `mrev` has. With `coalesce`,
@@ -298,29 +289,25 @@ export class MeshRevisionReconciler {
     opts: { coalesce?: boolean } = {},
   ): Promise<number | undefined> {
     const key = cached.metadata.name!;
+    const memo = this.memos.of(cached);
     // Compared with the status the object has (not a coalesced one): equal means nothing is left to write.
     if (!statusChanged(cached.status, next)) {
-      this.coalesced.delete(key);
+      delete memo.pendingStatus;
       return undefined;
     }
-    const sinceLast = this.now().getTime() - (this.lastStatusWrite.get(key) ?? -Infinity);
+    const sinceLast = this.now().getTime() - (memo.lastStatusWrite ?? -Infinity);
     if (opts.coalesce && sinceLast < STATUS_PROGRESS_INTERVAL_MS && progressOnly(cached.status, next)) {
-      this.coalesced.set(key, { uid: cached.metadata.uid, status: next });
-      return this.flushDelay(key);
+      memo.pendingStatus = next;
+      return Math.max(1, STATUS_PROGRESS_INTERVAL_MS - sinceLast);
     }
     ctx.log.debug('writing status', { phase: next.phase });
     await this.d.writer.applyStatus(
       { apiVersion: API_VERSION, kind: KIND, metadata: { name: key }, status: next } as KubernetesObject,
       MESHREVISION_RESOURCE,
     );
-    this.lastStatusWrite.set(key, this.now().getTime());
-    this.coalesced.delete(key);
+    memo.lastStatusWrite = this.now().getTime();
+    delete memo.pendingStatus;
     return undefined;
-  }
-
-  private flushDelay(key: string): number {
-    const since = this.now().getTime() - (this.lastStatusWrite.get(key) ?? -Infinity);
-    return Math.max(1, STATUS_PROGRESS_INTERVAL_MS - since);
   }
 
   // ---- watch mappings: objects → MeshRevision keys (handlers only map) ----

@@ -20,6 +20,7 @@ import {
 import type { ProbeResult } from '../../../src/kube/admission-probe.js';
 import type { Workload } from '../../../src/policy/migration.js';
 import { MigrationExecutor, runBounded } from '../../../src/reconcile/migration.js';
+import { RevisionMemos } from '../../../src/reconcile/memo.js';
 import { createLogger } from '../../../src/runtime/logger.js';
 
 const OLD = '1-20';
@@ -98,6 +99,11 @@ function harness(nsList: V1Namespace[], probe: (ns: string) => ProbeResult | und
       },
     },
     events: { normal: () => Promise.resolve(), warning: () => Promise.resolve() },
+    metrics: { observe: () => undefined, namespaceDone: () => undefined, gateFailed: () => undefined },
+    memos: new RevisionMemos(),
+    // No injector gate and no user-defined checks in these tests: the injector always answers.
+    probeInjector: () => Promise.resolve(undefined),
+    runCheck: () => Promise.reject(new Error('these tests define no health checks')),
     probeAdmission: (ns) => {
       probes.push(ns);
       const r = probe(ns);

@@ -1,0 +1,22 @@
+// The gates' one entry point for the operator: the built-in injector gate and
+// the user-defined checks (Prometheus, HTTP), dispatched by kind. Only
+// operator.ts imports src/gates; the reconcilers receive this as a dependency.
+import type { CheckInstance, Measurement } from '../api/health.js';
+import type { MeshRevision } from '../api/meshrevision.js';
+import { runHttpCheck } from './http.js';
+import { probeInjector, type ReadyEndpoints } from './injector.js';
+import { runPrometheusCheck } from './prometheus.js';
+
+export interface Gates {
+  /** Undefined when the MeshRevision's injector is reachable and ready; otherwise why not. */
+  probeInjector(mrev: MeshRevision): Promise<string | undefined>;
+  /** One measurement of a user-defined check; never throws. */
+  runCheck(instance: CheckInstance): Promise<Measurement>;
+}
+
+export function makeGates(opts: { readyEndpoints: ReadyEndpoints }): Gates {
+  return {
+    probeInjector: (mrev) => probeInjector(mrev.spec.injector, { readyEndpoints: opts.readyEndpoints }),
+    runCheck: (i) => (i.check.kind === 'prometheus' ? runPrometheusCheck(i.check, i.vars) : runHttpCheck(i.check, i.vars)),
+  };
+}
