@@ -2,7 +2,7 @@
 // election, probes and metrics, wired by the runtime's Manager. The CLI's
 // `meshrev operator` command parses flags and calls runOperator().
 import type { KubeConfig, KubernetesObject, V1DaemonSet, V1Deployment, V1MutatingWebhookConfiguration, V1Namespace, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
-import type { Workload } from './policy/migration.js';
+import type { Workload } from './api/workload.js';
 import { LABEL_ISTIO_REV } from './api/labels.js';
 import { API_VERSION, KIND, PLURAL, type MeshRevision } from './api/meshrevision.js';
 import { OperatorMetrics } from './health/metrics.js';

@@ -2,6 +2,7 @@
 // spec.migration would do to the cluster as it is now, computed by the same
 // functions the operator runs (classifyNamespaces, planSteps, planWorkloads),
 // so the plan and the migration cannot disagree. No I/O.
+import type { Workload } from '../api/workload.js';
 import type { V1MutatingWebhookConfiguration, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import type { MeshRevision } from '../api/meshrevision.js';
 import { FROM_DEFAULT } from '../api/migration.js';
@@ -11,7 +12,6 @@ import {
   planSteps,
   planWorkloads,
   type PauseKind,
-  type Workload,
   type WorkloadAction,
   type WorkloadRef,
 } from '../policy/migration.js';

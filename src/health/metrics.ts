@@ -3,8 +3,21 @@
 // alerts for Go operators work unchanged. Everything lives in one Registry
 // owned by the process (never prom-client's global one), so tests can build
 // as many as they like.
+
+export type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after';
+
+/** What the queue reports; OperatorMetrics below implements it with controller-runtime's metric names. */
+export interface WorkQueueMetrics {
+  add(): void;
+  depth(n: number): void;
+  retry(): void;
+  queueLatency(seconds: number): void;
+  workDuration(seconds: number): void;
+  activeWorkers(n: number): void;
+  reconciled(result: ReconcileOutcome, seconds: number, terminal: boolean): void;
+}
+
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
-import type { ReconcileOutcome, WorkQueueMetrics } from '../runtime/workqueue.js';
 
 // controller-runtime's buckets for controller_runtime_reconcile_time_seconds.
 const RECONCILE_BUCKETS = [

@@ -5,7 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { LABEL_ISTIO_REV } from '../api/labels.js';
 import { GROUP, PLURAL, VERSION, type MeshRevision } from '../api/meshrevision.js';
-import type { Workload } from '../policy/migration.js';
+import type { Workload } from '../api/workload.js';
 import { loadKubeConfig, type KubeConfigOptions } from './client.js';
 import { apiErrorMessage, classifyError, type KubeErrorKind } from './errors.js';
 

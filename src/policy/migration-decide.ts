@@ -18,6 +18,7 @@
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import type { CheckInstance, HealthChecksStatus, Measurement } from '../api/health.js';
 import type { MeshRevision } from '../api/meshrevision.js';
+import type { Workload } from '../api/workload.js';
 import {
   ADMISSION_PROBE_DEADLINE_MS,
   ADMISSION_PROBE_RETRY_MS,
@@ -63,7 +64,6 @@ import {
   type MigrationPlan,
   type NamespaceClass,
   type RevisionResolver,
-  type Workload,
   type WorkloadAction,
   type WorkloadRef,
 } from './migration.js';

@@ -3,7 +3,8 @@
 // must be restarted — computed from what is in the cluster, so the operator
 // and `meshrev plan` use the same function, and a restarted operator derives
 // the same answer. No I/O; `now` comes in as an argument.
-import type { V1DaemonSet, V1Deployment, V1LabelSelector, V1Namespace, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1LabelSelector, V1Namespace, V1Pod } from '@kubernetes/client-node';
+import type { Workload, WorkloadKind } from '../api/workload.js';
 import { ANNOTATION_ISTIO_REV, ANNOTATION_RESTARTED_AT, LABEL_ISTIO_INJECTION, LABEL_ISTIO_REV, LABEL_SIDECAR_INJECT } from '../api/labels.js';
 import {
   ANNOTATION_ORIGIN,
@@ -220,8 +221,6 @@ export function planSteps(classes: readonly NamespaceClass[], steps: readonly Mi
 // ---------------------------------------------------------------------------
 // Workloads
 
-export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
-export type Workload = (V1Deployment & { kind: 'Deployment' }) | (V1StatefulSet & { kind: 'StatefulSet' }) | (V1DaemonSet & { kind: 'DaemonSet' });
 
 export interface WorkloadRef {
   kind: WorkloadKind;

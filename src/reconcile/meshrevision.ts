@@ -30,7 +30,8 @@ import { apiErrorMessage, isConflict, isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/workqueue.js';
 import { FROM_DEFAULT } from '../api/migration.js';
-import { readOrigin, type RevisionResolver, type Workload } from '../policy/migration.js';
+import type { Workload } from '../api/workload.js';
+import { readOrigin, type RevisionResolver } from '../policy/migration.js';
 import type { ClaimDecision } from '../policy/webhooks.js';
 import { MigrationExecutor, type Observers } from './migration.js';
 import { RevisionMemos } from './memo.js';
@@ -173,23 +174,7 @@ export class MeshRevisionReconciler {
         });
       }
       obs.invalid = this.validate(mrev);
-      if (obs.invalid.length === 0 && decision) {
-        obs.foreign = foreignWebhookConflicts(decision, this.d.webhooks.list());
-        const desired = desiredWebhookConfiguration(mrev, decision);
-        if (desired) {
-          const name = desired.metadata!.name!;
-          const live = this.d.webhooks.get(name);
-          const diff = webhookConfigurationDiff(live, desired, { fieldManager: this.d.writer.fieldManager });
-          if (diff.length > 0) {
-            log.info('applying webhook configuration', { webhookConfiguration: name, changes: diff });
-            await this.d.writer.apply(desired);
-            void this.d.events.normal(eventRef(mrev), REASON_WEBHOOK_CONFIGURED, `applied ${name}: ${diff.join('; ')}`);
-          }
-          obs.webhookConfiguration = name;
-        } else {
-          obs.webhookConfiguration = undefined;
-        }
-      }
+      if (obs.invalid.length === 0 && decision) await this.serveWebhook(mrev, decision, obs, log);
       // Namespaces move only while this revision's webhook is served as declared; a conflict or an
       // invalid spec holds the migration where it is (nothing new starts, nothing is undone).
       const servable = obs.invalid.length === 0 && obs.webhookConfiguration !== undefined && (decision?.conflicts.length ?? 0) === 0 && obs.foreign.length === 0;
@@ -220,6 +205,24 @@ export class MeshRevisionReconciler {
     if (flushIn !== undefined) requeueAfter = Math.min(requeueAfter ?? flushIn, flushIn);
     return requeueAfter !== undefined ? { requeueAfter } : {};
   };
+
+  /** Applies the MWC this MeshRevision serves when it differs from the live one; records it (and foreign conflicts) in `obs`. */
+  private async serveWebhook(mrev: MeshRevision, decision: ClaimDecision, obs: RevisionObservation, log: ReconcileContext['log']): Promise<void> {
+    obs.foreign = foreignWebhookConflicts(decision, this.d.webhooks.list());
+    const desired = desiredWebhookConfiguration(mrev, decision);
+    if (!desired) {
+      obs.webhookConfiguration = undefined;
+      return;
+    }
+    const name = desired.metadata!.name!;
+    const diff = webhookConfigurationDiff(this.d.webhooks.get(name), desired, { fieldManager: this.d.writer.fieldManager });
+    if (diff.length > 0) {
+      log.info('applying webhook configuration', { webhookConfiguration: name, changes: diff });
+      await this.d.writer.apply(desired);
+      void this.d.events.normal(eventRef(mrev), REASON_WEBHOOK_CONFIGURED, `applied ${name}: ${diff.join('; ')}`);
+    }
+    obs.webhookConfiguration = name;
+  }
 
   /** `mrev` with any coalesced status applied; `cached` as the API server has it (status writes compare with it). */
   private async finalize(mrev: MeshRevision, cached: MeshRevision, obs: RevisionObservation, claims: Map<string, ClaimDecision>, ctx: ReconcileContext): Promise<ReconcileResult> {

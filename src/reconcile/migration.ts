@@ -29,7 +29,8 @@ import {
   type MigrationResult,
   type Needs,
 } from '../policy/migration-decide.js';
-import { hasTargetLabels, readOrigin, type RevisionResolver, type Workload } from '../policy/migration.js';
+import type { Workload } from '../api/workload.js';
+import { hasTargetLabels, readOrigin, type RevisionResolver } from '../policy/migration.js';
 import { stampRestart } from '../policy/migration-patches.js';
 import type { Logger } from '../runtime/logger.js';
 import type { RevisionMemos } from './memo.js';

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
 import { apiErrorMessage } from '../kube/errors.js';
+import type { ReconcileOutcome, WorkQueueMetrics } from '../health/metrics.js';
 import { nullLogger, reconcileLogger, type Logger } from './logger.js';
 
 /** What a reconcile asks for when it succeeds. `{}`: done until the next event. */
@@ -103,19 +104,6 @@ export class ItemExponentialFailureRateLimiter implements RateLimiter {
   numRequeues(key: string): number {
     return this.failures.get(key) ?? 0;
   }
-}
-
-export type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after';
-
-/** What the queue reports; src/health/metrics.ts implements it with controller-runtime's metric names. */
-export interface WorkQueueMetrics {
-  add(): void;
-  depth(n: number): void;
-  retry(): void;
-  queueLatency(seconds: number): void;
-  workDuration(seconds: number): void;
-  activeWorkers(n: number): void;
-  reconciled(result: ReconcileOutcome, seconds: number, terminal: boolean): void;
 }
 
 const noMetrics: WorkQueueMetrics = {

@@ -9,7 +9,7 @@ import { readMeshRevisionFile } from '../../../src/cli/commands/plan.js';
 import { CliError } from '../../../src/cli/errors.js';
 import { main } from '../../../src/cli/main.js';
 import { buildPlan, formatPlanText, planJson, type PlanInput } from '../../../src/cli/plan-view.js';
-import type { Workload } from '../../../src/policy/migration.js';
+import type { Workload } from '../../../src/api/workload.js';
 
 // ---------------------------------------------------------------------------
 // Fixtures built in code: namespaces on the default revision (1-20) and on a

@@ -9,7 +9,8 @@ import { defaultInjectorConfig } from '../../../src/injector/config.js';
 import { injectPod } from '../../../src/injector/inject.js';
 import { toTyped } from '../../../src/kube/informer.js';
 import { podProjection, withoutBookkeeping } from '../../../src/kube/projections.js';
-import { planWorkloads, type Workload } from '../../../src/policy/migration.js';
+import type { Workload } from '../../../src/api/workload.js';
+import { planWorkloads } from '../../../src/policy/migration.js';
 import { computeInUse } from '../../../src/policy/revision-status.js';
 
 const NOW = new Date('2026-12-02T10:00:00Z');

@@ -1,6 +1,7 @@
 // Table tests for the pure migration planner (DESIGN.md §3): which namespaces
 // move, in which steps, and which workloads must be restarted. No cluster:
 // every Kubernetes object is a plain literal built by a factory below.
+import type { Workload } from '../../../src/api/workload.js';
 import type {
   V1DaemonSet,
   V1Deployment,
@@ -31,7 +32,6 @@ import {
   stepTargets,
   type NamespaceClass,
   type PauseKind,
-  type Workload,
   type WorkloadAction,
   type WorkloadPlanInput,
 } from '../../../src/policy/migration.js';

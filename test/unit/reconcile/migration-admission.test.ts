@@ -18,7 +18,7 @@ import {
   type NamespaceOrigin,
 } from '../../../src/api/migration.js';
 import type { ProbeResult } from '../../../src/kube/admission-probe.js';
-import type { Workload } from '../../../src/policy/migration.js';
+import type { Workload } from '../../../src/api/workload.js';
 import { MigrationExecutor, runBounded } from '../../../src/reconcile/migration.js';
 import { RevisionMemos } from '../../../src/reconcile/memo.js';
 import { createLogger } from '../../../src/runtime/logger.js';

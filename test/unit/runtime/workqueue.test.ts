@@ -1,3 +1,4 @@
+import type { ReconcileOutcome, WorkQueueMetrics } from '../../../src/health/metrics.js';
 import { expect } from 'chai';
 import {
   ItemExponentialFailureRateLimiter,
@@ -5,9 +6,7 @@ import {
   WorkQueue,
   isTerminalError,
   type ReconcileContext,
-  type ReconcileOutcome,
   type ReconcileResult,
-  type WorkQueueMetrics,
   type WorkQueueOptions,
 } from '../../../src/runtime/workqueue.js';
 import { FakeClock, deferred, flush, type Deferred } from './fake-clock.js';
