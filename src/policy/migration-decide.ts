@@ -316,7 +316,11 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
     const back = rollbackAll || rollbackListed.has(c.name) || c.origin.rollbackReason !== undefined;
     // The step a namespace moved in, as recorded: while going back the plan's order changes under it.
     const step = prevByName.get(c.name)?.step ?? scene.plan.stepOf.get(c.name) ?? 0;
-    scene.outcomes.set(c.name, back ? returnNamespace(scene, ns, c.origin, step) : advanceNamespace(scene, ns, c.origin, step));
+    const arrived = scene.sameGeneration ? prevByName.get(c.name) : undefined;
+    scene.outcomes.set(
+      c.name,
+      back ? returnNamespace(scene, ns, c.origin, step) : arrived?.state === NS_MIGRATED ? stayMigrated(scene, ns, c.origin, arrived) : advanceNamespace(scene, ns, c.origin, step),
+    );
   }
   // Namespaces already returned by this migration (recorded on them, so no lost status write can drop them).
   for (const r of returnedNamespaces(name, namespaces)) {
@@ -365,6 +369,17 @@ function directionOf(
 
 // ---------------------------------------------------------------------------
 // One namespace
+
+/**
+ * A namespace this generation already verified on the target: the migration's work there is done.
+ * Its owners' deploys, scaling, crash loops and deletion are none of the migration's business and
+ * never fail a gate (DESIGN.md §4): its workloads are not judged again and nothing is restarted.
+ * It leaves Migrated only by going back, or when its labels stop selecting the target.
+ */
+function stayMigrated(scene: Scene, ns: V1Namespace, origin: NamespaceOrigin, entry: NamespaceMigrationStatus): NsOutcome {
+  if (!hasTargetLabels(ns, scene.target)) return advanceNamespace(scene, ns, origin, entry.step);
+  return { entry, restarts: [], rolling: 0 };
+}
 
 /** A moved namespace going forward: keep its target labels, restart what must move, verify. */
 function advanceNamespace(scene: Scene, ns: V1Namespace, origin: NamespaceOrigin, step: number): NsOutcome {
@@ -437,6 +452,7 @@ function workloadOutcome(scene: Scene, h: Heading): NsOutcome {
     pods: obs.view.pods(h.name),
     now: obs.now,
     ...(obs.view.podsResourceVersion !== undefined ? { podsResourceVersion: obs.view.podsResourceVersion } : {}),
+    ...(h.relabelledAt !== undefined ? { relabelledAt: h.relabelledAt } : {}),
     ...(h.forward && scene.spec?.rolloutTimeoutSeconds !== undefined ? { rolloutTimeoutSeconds: scene.spec.rolloutTimeoutSeconds } : {}),
   });
   const is = <K extends WorkloadAction['kind']>(k: K) => wp.actions.filter((a): a is Extract<WorkloadAction, { kind: K }> => a.kind === k);

@@ -344,6 +344,13 @@ export interface WorkloadPlanInput {
    * is newer than this is not judged on its pods yet. Unknown: judge now.
    */
   podsResourceVersion?: string;
+  /**
+   * When the namespace was relabelled for this direction (RFC 3339). A
+   * restart stamp older than that was made for an earlier move (a rollback
+   * that did not need to restart the workload leaves it behind): it does not
+   * count, so a retry restarts the workload again.
+   */
+  relabelledAt?: string;
 }
 
 /**
@@ -355,6 +362,14 @@ export interface WorkloadPlanInput {
 export function resourceVersionOlder(a: string | undefined, b: string | undefined): boolean {
   if (a === undefined || b === undefined || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
   return BigInt(a) < BigInt(b);
+}
+
+/** Whether a restart stamp was written before the relabel it would have to serve (both RFC 3339; unknown: no). */
+function stampPredates(restartedAt: string | undefined, relabelledAt: string | undefined): boolean {
+  if (restartedAt === undefined || relabelledAt === undefined) return false;
+  const a = Date.parse(restartedAt);
+  const b = Date.parse(relabelledAt);
+  return !Number.isNaN(a) && !Number.isNaN(b) && a < b;
 }
 
 /**
@@ -384,7 +399,7 @@ export function planWorkloads(input: WorkloadPlanInput): WorkloadPlan {
       actions.push({ kind: 'skipped', ref, reason: `pinned by its pod template's ${LABEL_ISTIO_REV}=${pinned}` });
       continue;
     }
-    const stamped = tmpl?.annotations?.[ANNOTATION_RESTARTED_FOR] === input.expectedRevision;
+    const stamped = tmpl?.annotations?.[ANNOTATION_RESTARTED_FOR] === input.expectedRevision && !stampPredates(tmpl?.annotations?.[ANNOTATION_RESTARTED_AT], input.relabelledAt);
     const allOnTarget = pods.every((p) => p.metadata?.annotations?.[ANNOTATION_ISTIO_REV] === input.expectedRevision);
     const complete = rolloutComplete(w);
     if (allOnTarget && (complete || (!stamped && pods.length > 0))) {

@@ -48,7 +48,9 @@ type Web =
   /** Restarted for the target 700 s ago, done; then its owners changed the template (an app deploy), rollout running. */
   | 'appDeploy'
   /** Restarted back to the old revision, complete. */
-  | 'back';
+  | 'back'
+  /** Stamped for the target by an earlier generation (900 s ago, before this relabel) whose new pods were never created; complete, pods on the old revision. */
+  | 'staleStamp';
 
 interface NsSpec {
   where: Where;
@@ -61,7 +63,7 @@ interface NsSpec {
 }
 
 function origin(s: NsSpec): NamespaceOrigin {
-  const o: NamespaceOrigin = { meshRevision: MREV, revision: TARGET, labels: { 'istio-injection': 'enabled' }, movedAt: ago(s.where === 'justMoved' ? 1 : 60) };
+  const o: NamespaceOrigin = { meshRevision: MREV, revision: TARGET, labels: { 'istio-injection': 'enabled' }, movedAt: ago(s.where === 'justMoved' ? 1 : s.web === 'overdue' || s.web === 'appDeploy' ? 800 : 60) };
   if (s.where === 'returning' || s.where === 'returned') o.returnedAt = ago(50);
   if (s.where === 'returned') o.rolledBackAt = ago(40);
   if (s.sentBack !== undefined) {
@@ -86,9 +88,9 @@ function namespace(name: string, s: NsSpec): V1Namespace {
 
 function web(ns: string, w: Web): { workload: Workload; pods: V1Pod[] } {
   const stampFor = w === 'old' ? undefined : w === 'back' ? OLD : TARGET;
-  const restartedAgo = w === 'overdue' || w === 'appDeploy' ? 700 : 10;
-  const complete = w === 'done' || w === 'back' || w === 'old';
-  const podRev = w === 'old' || w === 'back' || w === 'rolling' || w === 'overdue' ? (w === 'back' ? OLD : OLD) : TARGET;
+  const restartedAgo = w === 'overdue' || w === 'appDeploy' ? 700 : w === 'staleStamp' ? 900 : 10;
+  const complete = w === 'done' || w === 'back' || w === 'old' || w === 'staleStamp';
+  const podRev = w === 'old' || w === 'back' || w === 'rolling' || w === 'overdue' || w === 'staleStamp' ? OLD : TARGET;
   const d: V1Deployment = {
     metadata: { name: 'web', namespace: ns, generation: 2, resourceVersion: '20' },
     spec: {
@@ -322,6 +324,12 @@ const rows: Row[] = [
   { name: 'keeps going back after an automatic rollback recorded for this generation, whatever the spec says', world: { ns: { a: { ...migrated, sentBack: 'health gate failed: x' }, b: pending }, injector: null }, want: { phase: 'Failed', patches: ['a:restoreOrigin'], started: [], rollbackReason: /health gate failed: x/ } },
   { name: 'a rollback recorded for an older generation does not stop a new one from moving forward', world: { ns: { a: { ...fullyReturned, sentBack: 'old failure', gen: GEN - 1 }, b: pending }, injector: null, status: { generation: GEN - 1, phase: 'RolledBack' } }, want: { phase: 'Progressing', started: ['a'], patches: ['a:relabelToTarget'] } },
   { name: 'stays Failed for this generation: nothing new starts', world: { ns: { a: migrated, b: pending }, status: { generation: GEN, phase: 'Failed' } }, want: { phase: 'Failed', started: [], needs: {} } },
+  // ---- issue 17: gates judge only what the migration is doing, while it is doing it
+  { name: 'an app deploy after a succeeded migration rolls back nothing (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: migrated, d: migrated }, status: succeeded }, want: { phase: 'Succeeded', patches: [], restarts: [], events: [], states: ['a=Migrated', 'b=Migrated', 'c=Migrated', 'd=Migrated'] } },
+  { name: 'an app deploy in a namespace verified in step 1 does not fail step 2 (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: rolling, d: pending }, status: { ...step1DoneAgo(900), namespaces: [{ name: 'a', state: 'Migrated', step: 1 }, { name: 'b', state: 'Migrated', step: 1 }, { name: 'c', state: 'Migrating', step: 2 }] }, injector: null }, want: { phase: 'Progressing', patches: [], events: [], states: ['a=Migrated', 'b=Migrated', 'c=Migrating', 'd=Pending'] } },
+  { name: 'a crash-looping workload in a namespace verified earlier is its owners\' business (17.1)', world: { ns: { a: crashing, b: migrated, c: migrated, d: migrated }, status: succeeded }, want: { phase: 'Succeeded', patches: [], events: [] } },
+  { name: 'a namespace still moving is judged: the same app deploy fails it while the migration moves it (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: pending, d: pending }, spec: { maxConcurrentNamespaces: 2 }, injector: null }, want: { phase: 'Failed', events: ['HealthGateFailed'] } },
+  { name: 'a retry after a rollback restarts a workload stamped by the earlier generation (17.2)', world: { ns: { a: { where: 'moved', web: 'staleStamp' }, b: pending }, generation: GEN + 1, status: { generation: GEN, phase: 'RolledBack' }, injector: null, memo: { a: { confirmed: { since: ago(60), expected: TARGET } } } }, want: { phase: 'Progressing', restarts: ['a/web→1-21'], events: [], states: ['a=Migrating', 'b=Pending'] } },
   { name: 'stays RolledBack for this generation after an automatic rollback', world: { ns: { a: fullyReturned, b: pending }, status: { generation: GEN, phase: 'RolledBack', rollbackReason: 'health gate failed: y' } }, want: { phase: 'RolledBack', started: [], rollbackReason: /health gate failed: y/ } },
 ];
 
