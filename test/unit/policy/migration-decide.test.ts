@@ -176,7 +176,6 @@ const migrated: NsSpec = { where: 'moved', web: 'done' };
 const rolling: NsSpec = { where: 'moved', web: 'rolling' };
 const crashing: NsSpec = { where: 'moved', web: 'crash' };
 const heldForAdmission: NsSpec = { where: 'justMoved', web: 'old' };
-const returning: NsSpec = { where: 'returning', web: 'old' };
 const returnedBack: NsSpec = { where: 'returning', web: 'back' };
 const fullyReturned: NsSpec = { where: 'returned', web: 'back' };
 
