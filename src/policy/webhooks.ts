@@ -17,7 +17,7 @@
 //   `sidecar-injector.istio.io` suffix because that is what istiod matches
 //   when it patches caBundle, and what istioctl matches to find injector
 //   entries. A tag is a DNS-1123 label, so the prefix never contains a dot and
-//   `tagOfEntry` can parse it back.
+//   selectors.ts `tagOfEntryName` parses it back.
 // - No `istio.io/tag` label: it is per MWC and one MWC carries several tags;
 //   putting it there would also make istioctl take the revision's own MWC for
 //   a tag webhook. Tag entries are identified by name.
@@ -56,6 +56,7 @@ import {
   REASON_TAG_COLLISION,
   type MeshRevision,
 } from '../api/meshrevision.js';
+import { tagOfEntryName } from './selectors.js';
 
 // Istio's entry names are defined once, in src/api/labels.ts.
 export { INJECTOR_WEBHOOK_SUFFIX, WEBHOOK_DEFAULT_NAMESPACE, WEBHOOK_DEFAULT_OBJECT, WEBHOOK_REV_NAMESPACE, WEBHOOK_REV_OBJECT };
@@ -79,15 +80,8 @@ export function describeEntry(name: string): { kind: EntryKind; selects: 'namesp
   if (name === WEBHOOK_REV_OBJECT) return { kind: 'revision', selects: 'object' };
   if (name === WEBHOOK_DEFAULT_NAMESPACE) return { kind: 'default', selects: 'namespace' };
   if (name === WEBHOOK_DEFAULT_OBJECT) return { kind: 'default', selects: 'object' };
-  for (const [suffix, selects] of [
-    [`.${WEBHOOK_REV_NAMESPACE}`, 'namespace'],
-    [`.${WEBHOOK_REV_OBJECT}`, 'object'],
-  ] as const) {
-    if (name.endsWith(suffix)) {
-      const tag = name.slice(0, -suffix.length);
-      if (tag !== '' && !tag.includes('.')) return { kind: 'tag', selects, tag };
-    }
-  }
+  const tag = tagOfEntryName(name);
+  if (tag !== undefined) return { kind: 'tag', selects: name.endsWith(`.${WEBHOOK_REV_NAMESPACE}`) ? 'namespace' : 'object', tag };
   return undefined;
 }
 
