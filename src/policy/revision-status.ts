@@ -42,6 +42,7 @@ import {
 } from '../api/migration.js';
 import type { HealthChecksStatus } from '../api/health.js';
 import { formatTime, setKstatusConditions, type KstatusInput } from './conditions.js';
+import { namespaceSelection } from './routing.js';
 import type { FieldError } from './validation.js';
 import type { ClaimDecision, ForeignWebhookConflict } from './webhooks.js';
 
@@ -81,11 +82,10 @@ export function computeInUse(
   for (const ns of namespaces) {
     const name = ns.metadata?.name;
     if (!name) continue;
-    const labels = ns.metadata?.labels ?? {};
-    const rev = labels[LABEL_ISTIO_REV];
     // istio-injection (any value) overrides istio.io/rev: such a namespace does not depend on this revision's webhook.
-    if (rev !== undefined && values.has(rev) && labels[LABEL_ISTIO_INJECTION] === undefined) note(name, `labelled ${LABEL_ISTIO_REV}=${rev}`);
-    if (decision?.servesRevision && decision.holdsDefault && labels[LABEL_ISTIO_INJECTION] === 'enabled') {
+    const selection = namespaceSelection(ns.metadata?.labels ?? {});
+    if (selection.kind === 'revision' && values.has(selection.value)) note(name, `labelled ${LABEL_ISTIO_REV}=${selection.value}`);
+    if (selection.kind === 'default' && decision?.servesRevision && decision.holdsDefault) {
       note(name, `labelled ${LABEL_ISTIO_INJECTION}=enabled (default revision)`);
     }
   }
