@@ -15,6 +15,7 @@ import { CONDITION_READY, CRD_NAME, inUseSummary, type MeshRevision } from '../a
 import { NS_ROLLED_BACK, NS_ROLLING_BACK, type MigrationCounts } from '../api/migration.js';
 import { findCondition } from '../policy/conditions.js';
 import { readOrigin } from '../policy/migration.js';
+import { isLivePod } from '../policy/pods.js';
 import {
   podRoute,
   readWebhookConfiguration,
@@ -119,10 +120,6 @@ export interface StatusReport {
 
 // ---------------------------------------------------------------------------
 // Resolution (policy/routing.ts: recordedResolver, podRoute, sourceOfLabels)
-
-function isLive(p: V1Pod): boolean {
-  return !p.metadata?.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
-}
 
 /**
  * The revision a pod would get if it were created now (DESIGN.md §1): null for
@@ -301,7 +298,7 @@ function migrationRows(meshRevisions: readonly MeshRevision[]): MigrationRow[] {
 
 /** Builds the report. Deterministic: every list is sorted (revisions: MeshRevisions by name, then the others by revision). */
 export function buildStatusReport(input: StatusInput): StatusReport {
-  const pods = input.pods.filter(isLive);
+  const pods = input.pods.filter(isLivePod);
   const resolve = recordedResolver(input.meshRevisions, input.webhooks ?? []);
   const meshRevisions = [...input.meshRevisions].sort((a, b) => byString(a.metadata.name ?? '', b.metadata.name ?? ''));
   const sorted = { ...input, meshRevisions };

@@ -42,6 +42,7 @@ import {
 } from '../api/migration.js';
 import type { HealthChecksStatus } from '../api/health.js';
 import { formatTime, setKstatusConditions, type KstatusInput } from './conditions.js';
+import { isLivePod } from './pods.js';
 import { namespaceSelection } from './routing.js';
 import type { FieldError } from './validation.js';
 import type { ClaimDecision, ForeignWebhookConflict } from './webhooks.js';
@@ -53,11 +54,6 @@ export interface InUse {
   /** Why each namespace counts, for messages: "labelled istio.io/rev=canary", "3 pods". */
   why: Map<string, string[]>;
   podCount: number;
-}
-
-function isLive(pod: V1Pod): boolean {
-  const phase = pod.status?.phase;
-  return phase !== 'Succeeded' && phase !== 'Failed' && !pod.metadata?.deletionTimestamp;
 }
 
 /**
@@ -92,7 +88,7 @@ export function computeInUse(
   let podCount = 0;
   const podsByNs = new Map<string, number>();
   for (const pod of pods) {
-    if (pod.metadata?.annotations?.[ANNOTATION_ISTIO_REV] !== revision || !isLive(pod)) continue;
+    if (pod.metadata?.annotations?.[ANNOTATION_ISTIO_REV] !== revision || !isLivePod(pod)) continue;
     podCount++;
     const ns = pod.metadata.namespace ?? '';
     podsByNs.set(ns, (podsByNs.get(ns) ?? 0) + 1);
