@@ -21,7 +21,11 @@ export const MIGRATION_FAILURE_POLICIES: readonly MigrationFailurePolicy[] = ['r
 /** DESIGN.md §4: a failed gate rolls back the namespaces of the failing step. */
 export const DEFAULT_MIGRATION_FAILURE_POLICY: MigrationFailurePolicy = 'rollbackStep';
 
-/** Namespaces a migration never touches, whatever their labels. */
+/**
+ * Namespaces never injected (the reference injector) and never touched by a
+ * migration, whatever their labels: upstream skips the Kubernetes system
+ * ones, and istio-system runs the control plane.
+ */
 export const SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'istio-system'];
 
 export interface MigrationStep {

@@ -26,14 +26,12 @@ import {
   WEBHOOK_REV_NAMESPACE,
   WEBHOOK_REV_OBJECT,
 } from '../api/labels.js';
+import { SYSTEM_NAMESPACES } from '../api/migration.js';
 import { podRoute, resolveValue, servingFromSettings, type SelectionSettings, type ServingSettings } from './routing.js';
 import type { Labels } from './selectors.js';
 
 /** Upstream Istio's webhook entry names (DESIGN.md §1), defined once in src/api/labels.ts. */
 export { WEBHOOK_AUTO, WEBHOOK_NAMESPACE, WEBHOOK_OBJECT, WEBHOOK_REV_NAMESPACE, WEBHOOK_REV_OBJECT };
-
-/** Namespaces never injected, whatever their labels (upstream skips the Kubernetes system ones; istio-system runs the control plane). */
-export const DEFAULT_IGNORED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'istio-system'];
 
 /** Mesh-wide settings that change the decision. Every field is optional; the revisions, tags and default are read as policy/routing.ts servingFromSettings reads them. */
 export interface MeshInjectionSettings extends SelectionSettings, ServingSettings {
@@ -43,7 +41,7 @@ export interface MeshInjectionSettings extends SelectionSettings, ServingSetting
    * `sidecar.istio.io/inject: "true"`.
    */
   autoInject?: 'enabled' | 'disabled';
-  /** Namespaces never injected. Default {@link DEFAULT_IGNORED_NAMESPACES}. */
+  /** Namespaces never injected. Default SYSTEM_NAMESPACES (src/api/migration.ts). */
   ignoredNamespaces?: readonly string[];
 }
 
@@ -161,7 +159,7 @@ export function decideInjection(input: InjectionInput): InjectionDecision {
   if (pod.hostNetwork) {
     return no(InjectionReason.HostNetwork, 'pod uses hostNetwork: the iptables redirection would change the node\'s own routing, so it is never injected');
   }
-  const ignored = mesh.ignoredNamespaces ?? DEFAULT_IGNORED_NAMESPACES;
+  const ignored = mesh.ignoredNamespaces ?? SYSTEM_NAMESPACES;
   if (ignored.includes(input.namespace.name)) {
     return no(InjectionReason.SystemNamespace, `namespace ${input.namespace.name} is a system namespace and is never injected`);
   }
