@@ -28,24 +28,6 @@
 export type NoDataRule = 'fail' | 'pass' | 'wait';
 export const NO_DATA_RULES: readonly NoDataRule[] = ['fail', 'pass', 'wait'];
 
-/**
- * What the migration does when a gate fails — the values of
- * spec.migration.onFailure (src/api/migration.ts MigrationFailurePolicy), which
- * governs built-in and user-defined gates alike; repeated here so the health
- * policy does not depend on the migration module:
- * - `rollbackNamespace`: returns only the namespaces whose per-namespace checks
- *   failed (a query or URL that uses `{{namespace}}`); a failed check that is
- *   not per namespace cannot name one, so the whole step is returned.
- * - `rollbackStep`: returns every namespace moved in the failing step (default,
- *   as DESIGN.md §4 states).
- * - `rollbackAll`: returns every namespace the migration moved.
- * - `pause`: moves nothing back and holds the migration after the step for a
- *   person: spec.migration.rollback returns namespaces, and a spec change (a
- *   new generation) starts the step's analysis again.
- */
-export type OnFailure = 'rollbackNamespace' | 'rollbackStep' | 'rollbackAll' | 'pause';
-export const ON_FAILURE_ACTIONS: readonly OnFailure[] = ['rollbackNamespace', 'rollbackStep', 'rollbackAll', 'pause'];
-
 export type HttpMethod = 'GET' | 'HEAD' | 'POST';
 export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST'];
 
@@ -93,7 +75,7 @@ export interface HttpCheck {
   failureThreshold?: number;
 }
 
-/** What a failed check does is spec.migration.onFailure, shared with the built-in gates. */
+/** What a failed check does is spec.migration.onFailure (src/api/migration.ts MigrationFailurePolicy), shared with the built-in gates. */
 export interface HealthChecksSpec {
   prometheus?: PrometheusCheck[];
   http?: HttpCheck[];
@@ -119,7 +101,6 @@ export const DEFAULT_NO_DATA: NoDataRule = 'fail';
 export const DEFAULT_CHECK_TIMEOUT = '10s';
 export const DEFAULT_EXPECTED_STATUS = 200;
 export const DEFAULT_HTTP_METHOD: HttpMethod = 'GET';
-export const DEFAULT_ON_FAILURE: OnFailure = 'rollbackStep';
 
 // Bounds (the CRD's; src/policy/validation.ts checks the same).
 

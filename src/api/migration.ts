@@ -15,7 +15,19 @@ export const DEFAULT_MAX_CONCURRENT_RESTARTS = 5;
 /** How long a restarted workload may take to roll out when it sets no progressDeadlineSeconds. */
 export const DEFAULT_ROLLOUT_TIMEOUT_SECONDS = 600;
 
-/** What a failed gate (built-in or user-defined) does: return the failing namespace, its whole step, everything moved, or stop and wait for a person. */
+/**
+ * What the migration does when a gate (built-in or user-defined) fails — the
+ * values of spec.migration.onFailure:
+ * - `rollbackNamespace`: returns only the namespaces whose per-namespace checks
+ *   failed (a query or URL that uses `{{namespace}}`); a failed check that is
+ *   not per namespace cannot name one, so the whole step is returned.
+ * - `rollbackStep`: returns every namespace moved in the failing step (default,
+ *   as DESIGN.md §4 states).
+ * - `rollbackAll`: returns every namespace the migration moved.
+ * - `pause`: moves nothing back and holds the migration after the step for a
+ *   person: spec.migration.rollback returns namespaces, and a spec change (a
+ *   new generation) starts the step's analysis again.
+ */
 export type MigrationFailurePolicy = 'rollbackNamespace' | 'rollbackStep' | 'rollbackAll' | 'pause';
 export const MIGRATION_FAILURE_POLICIES: readonly MigrationFailurePolicy[] = ['rollbackNamespace', 'rollbackStep', 'rollbackAll', 'pause'];
 /** DESIGN.md §4: a failed gate rolls back the namespaces of the failing step. */

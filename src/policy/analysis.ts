@@ -26,7 +26,6 @@ import {
   DEFAULT_HTTP_METHOD,
   DEFAULT_INTERVAL,
   DEFAULT_NO_DATA,
-  DEFAULT_ON_FAILURE,
   QUERY_VARIABLES,
   type CheckInstance,
   type CheckKind,
@@ -38,12 +37,12 @@ import {
   type GateResult,
   type HealthChecksSpec,
   type Measurement,
-  type OnFailure,
   type QueryVars,
   type ResolvedCheck,
   type ResolvedHttpCheck,
   type ResolvedPrometheusCheck,
 } from '../api/health.js';
+import { DEFAULT_MIGRATION_FAILURE_POLICY, type MigrationFailurePolicy } from '../api/migration.js';
 import { parseDuration } from './validation.js';
 
 // ---------------------------------------------------------------------------
@@ -512,9 +511,9 @@ function sorted(list: Iterable<string>): string[] {
  * the namespaces of the failed per-namespace checks, or the whole step when a
  * failed check is not per namespace (it cannot name one).
  */
-export function planFailureResponse(result: GateResult, onFailure: OnFailure | undefined, ctx: FailureContext): FailureResponse {
+export function planFailureResponse(result: GateResult, onFailure: MigrationFailurePolicy | undefined, ctx: FailureContext): FailureResponse {
   if (result.verdict !== 'fail') return { action: 'none', message: result.message };
-  const action = onFailure ?? DEFAULT_ON_FAILURE;
+  const action = onFailure ?? DEFAULT_MIGRATION_FAILURE_POLICY;
   const why = result.message;
   switch (action) {
     case 'pause':
