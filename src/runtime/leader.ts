@@ -15,9 +15,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { V1Lease } from '@kubernetes/client-node';
+import { realClock, type Clock } from '../kube/clock.js';
 import { apiErrorMessage, isAlreadyExists, isConflict, isNotFound } from '../kube/errors.js';
 import { nullLogger, type Logger } from './logger.js';
-import { realClock, type Clock } from './workqueue.js';
 
 /** The fields of a Lease's spec that election reads and writes, times in epoch milliseconds. */
 export interface LeaseRecord {
