@@ -10,6 +10,8 @@
 // an error; errors are reported apart from failures). The choices where they
 // differ are documented at the constants below.
 
+import type { Word } from './vocabulary.js';
+
 // ---------------------------------------------------------------------------
 // Spec
 
@@ -210,24 +212,27 @@ export interface Evaluation {
 // ---------------------------------------------------------------------------
 // State kept in status between reconciles
 
+/** A word of CheckState.phase (src/api/vocabulary.ts): "Failed" here is a check's verdict, not a migration's or a namespace's. */
+type CheckWord<S extends string> = Word<S, 'CheckPhase'>;
+
 /** No measurement yet in this step (or no data under `noData: wait`): the gate waits. */
-export const CHECK_PENDING = 'Pending';
+export const CHECK_PENDING: CheckWord<'Pending'> = 'Pending';
 /** The last measurement passed. */
-export const CHECK_PASSING = 'Passing';
+export const CHECK_PASSING: CheckWord<'Passing'> = 'Passing';
 /** The last measurement failed (or had no data under `noData: fail`), below failureThreshold. */
-export const CHECK_FAILING = 'Failing';
+export const CHECK_FAILING: CheckWord<'Failing'> = 'Failing';
 /**
  * failureThreshold consecutive measurements failed or could not be taken.
  * Terminal for the step: later measurements do not clear it, so a reconcile
  * killed between recording it and acting on it still acts on it.
  */
-export const CHECK_FAILED = 'Failed';
+export const CHECK_FAILED: CheckWord<'Failed'> = 'Failed';
 /**
  * The last measurement could not be taken (Prometheus unreachable, timeout,
  * a malformed answer), below failureThreshold. Unknown, not Failing: nothing
  * was measured, as Argo reports an `Error` measurement apart from `Failed`.
  */
-export const CHECK_UNKNOWN = 'Unknown';
+export const CHECK_UNKNOWN: CheckWord<'Unknown'> = 'Unknown';
 
 export type CheckPhase = typeof CHECK_PENDING | typeof CHECK_PASSING | typeof CHECK_FAILING | typeof CHECK_FAILED | typeof CHECK_UNKNOWN;
 export const CHECK_PHASES: readonly CheckPhase[] = [CHECK_PENDING, CHECK_PASSING, CHECK_FAILING, CHECK_FAILED, CHECK_UNKNOWN];

@@ -38,6 +38,9 @@ import {
   MIGRATION_PHASE_ROLLING_BACK,
   MIGRATION_PHASE_SUCCEEDED,
   MIGRATION_PHASE_SUSPENDED,
+  NS_FAILED,
+  NS_ROLLED_BACK,
+  NS_ROLLING_BACK,
   type MigrationStatus,
 } from '../api/migration.js';
 import type { HealthChecksStatus } from '../api/health.js';
@@ -134,8 +137,8 @@ function migrationConditions(m: MigrationStatus | undefined): KstatusInput | und
     case MIGRATION_PHASE_SUCCEEDED:
       return undefined;
     case MIGRATION_PHASE_FAILED: {
-      const failed = (m.namespaces ?? []).filter((n) => n.state === 'Failed').map((n) => `${n.name}: ${n.message ?? 'failed'}`);
-      const sentBack = (m.namespaces ?? []).filter((n) => n.state === 'RollingBack' || n.state === 'RolledBack').map((n) => n.name);
+      const failed = (m.namespaces ?? []).filter((n) => n.state === NS_FAILED).map((n) => `${n.name}: ${n.message ?? 'failed'}`);
+      const sentBack = (m.namespaces ?? []).filter((n) => n.state === NS_ROLLING_BACK || n.state === NS_ROLLED_BACK).map((n) => n.name);
       const message =
         `migration stopped, ${progress}: ${failed.join('; ') || m.rollbackReason || 'a namespace failed'}` +
         (sentBack.length > 0 ? `; returned to their origin: ${sentBack.join(', ')}` : '') +
