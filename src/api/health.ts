@@ -124,7 +124,6 @@ export const MAX_DURATION_LENGTH = 32;
 
 /** The variables a query or URL may use, as `{{name}}` (spaces inside the braces allowed). */
 export const QUERY_VARIABLES = ['namespace', 'namespaces', 'revision', 'interval'] as const;
-export type QueryVariable = (typeof QUERY_VARIABLES)[number];
 
 /**
  * Values for a check's placeholders.
@@ -297,30 +296,11 @@ export type FailureResponse =
   | { action: 'none'; message: string };
 
 // ---------------------------------------------------------------------------
-// Condition and reasons (stable, CamelCase; for conditions, lastFailure and Events)
+// Reasons (stable, CamelCase)
 
 /**
- * Condition type summarising the health gate of the current step: True when
- * every check passes, False when one failed, Unknown while checks are pending
- * or could not be measured. Absent without spec.healthChecks.
- */
-export const CONDITION_HEALTH_CHECKS = 'HealthChecks';
-/** HealthChecks=True: every check's last measurement passed. */
-export const REASON_HEALTH_CHECKS_PASSING = 'HealthChecksPassing';
-/** HealthChecks=Unknown: a check has not been measured yet in this step, or waits for data. */
-export const REASON_HEALTH_CHECKS_PENDING = 'HealthChecksPending';
-/** HealthChecks=Unknown: the last measurement of a check failed, below its failureThreshold; the step keeps soaking. */
-export const REASON_HEALTH_CHECK_FAILING = 'HealthCheckFailing';
-/** HealthChecks=Unknown: a check could not be measured (unreachable, timeout, bad answer), below its failureThreshold. */
-export const REASON_HEALTH_CHECK_UNAVAILABLE = 'HealthCheckUnavailable';
-/**
- * HealthChecks=False (and the migration's lastFailure/rollbackReason): a
- * check reached its failureThreshold; spec.migration.onFailure was applied.
- * The message names the check, its last value and the threshold.
+ * Event reason (Warning on the MeshRevision): a check reached its
+ * failureThreshold and spec.migration.onFailure was applied. The message
+ * names the check, its last value and the threshold.
  */
 export const REASON_HEALTH_CHECK_FAILED = 'HealthCheckFailed';
-/**
- * Stalled=True, Ready=False: a check failed with onFailure: pause; nothing was
- * moved back. Fix the cause and change the spec (or set spec.migration.rollback).
- */
-export const REASON_HEALTH_GATE_PAUSED = 'HealthGatePaused';

@@ -14,7 +14,6 @@ export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'MeshRevision';
 export const PLURAL = 'meshrevisions';
-export const SINGULAR = 'meshrevision';
 export const SHORT_NAME = 'mrev';
 /** Name of the CustomResourceDefinition. */
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
@@ -171,8 +170,6 @@ export const CONDITION_RECONCILING = 'Reconciling';
  */
 export const CONDITION_STALLED = 'Stalled';
 
-export type ConditionType = typeof CONDITION_READY | typeof CONDITION_RECONCILING | typeof CONDITION_STALLED;
-
 // ---------------------------------------------------------------------------
 // Reasons (stable, CamelCase; used in conditions, lastFailure and Events)
 
@@ -180,8 +177,6 @@ export type ConditionType = typeof CONDITION_READY | typeof CONDITION_RECONCILIN
 export const REASON_WEBHOOK_CONFIGURED = 'WebhookConfigured';
 /** Reconciling=True: the MWC is being created or brought in line with the spec. */
 export const REASON_APPLYING_WEBHOOK = 'ApplyingWebhook';
-/** Ready=Unknown: not yet observed by meshrev for this generation. */
-export const REASON_PENDING = 'Pending';
 /**
  * Ready=False, Stalled=True: spec.default is set but another MeshRevision
  * holds the default. This object's webhooks are left as they were (its own
@@ -210,8 +205,6 @@ export const REASON_INVALID_SPEC = 'InvalidSpec';
  * delete someone else's object.
  */
 export const REASON_CHART_WEBHOOK_CONFLICT = 'ChartWebhookConflict';
-/** Informational (Ready unaffected): namespaces or pods still use this revision. */
-export const REASON_IN_USE = 'InUse';
 /** Deletion waits: namespaces or pods still use this revision; the message lists them. */
 export const REASON_DELETION_BLOCKED = 'DeletionBlocked';
 /** Reconciling=True: the finalizer is returning namespaces and removing the webhooks. */

@@ -26,13 +26,13 @@ import {
 } from '../policy/routing.js';
 
 /** The PODS key for live pods without an `istio.io/rev` annotation. */
-export const UNINJECTED = 'uninjected';
+const UNINJECTED = 'uninjected';
 /** Migration state shown for a namespace known only by its origin annotation (no MeshRevision status lists it). */
-export const NS_MOVED = 'Moved';
+const NS_MOVED = 'Moved';
 /** Phase of a revision row whose webhook configuration meshrev does not manage (e.g. istiod's Helm chart). */
-export const PHASE_UNMANAGED = 'Unmanaged';
+const PHASE_UNMANAGED = 'Unmanaged';
 /** Phase of a revision row that only running pods name: nothing serves it any more. */
-export const PHASE_NO_WEBHOOK = 'NoWebhook';
+const PHASE_NO_WEBHOOK = 'NoWebhook';
 
 export interface StatusInput {
   meshRevisions: readonly MeshRevision[];

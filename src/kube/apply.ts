@@ -19,7 +19,7 @@ import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js';
 import { isNotFound } from './errors.js';
 import { serializationType, toTyped } from './informer.js';
 
-export const FIELD_MANAGER = 'meshrev';
+const FIELD_MANAGER = 'meshrev';
 
 export type WriteVerb = 'apply' | 'apply-status' | 'create' | 'update' | 'patch' | 'delete' | 'evict' | 'event';
 

@@ -56,7 +56,7 @@ export type ListFn<T extends k8s.KubernetesObject> = () => Promise<k8s.Kubernete
 export type Transform = (obj: k8s.KubernetesObject) => k8s.KubernetesObject;
 
 /** Items per LIST page (client-go's reflector pages by 500 too): a big list never sits in memory as one response. */
-export const LIST_PAGE_SIZE = 500;
+const LIST_PAGE_SIZE = 500;
 
 /** Structural subset of a winston logger. */
 export interface InformerLog {
@@ -110,12 +110,6 @@ export function objectKey(obj: k8s.KubernetesObject): string {
   const ns = obj.metadata?.namespace;
   const name = obj.metadata?.name ?? '';
   return ns ? `${ns}/${name}` : name;
-}
-
-/** Splits a key made by objectKey. */
-export function splitKey(key: string): { namespace?: string; name: string } {
-  const i = key.indexOf('/');
-  return i < 0 ? { name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
 
 /** The API path of a resource collection, e.g. /apis/apps/v1/namespaces/x/deployments. */

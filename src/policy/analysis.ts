@@ -123,12 +123,12 @@ export function unknownPlaceholders(template: string): string[] {
 }
 
 /** Whether the check runs once per namespace of the step: its query or URL uses `{{namespace}}`. */
-export function isPerNamespace(check: ResolvedCheck): boolean {
+function isPerNamespace(check: ResolvedCheck): boolean {
   return placeholders(check.kind === 'prometheus' ? check.query : check.url).includes('namespace');
 }
 
 /** The key of a check's state: `kind/name`, or `kind/name/namespace` for a per-namespace check. */
-export function checkKey(kind: CheckKind, name: string, namespace?: string): string {
+function checkKey(kind: CheckKind, name: string, namespace?: string): string {
   return namespace === undefined ? `${kind}/${name}` : `${kind}/${name}/${namespace}`;
 }
 
@@ -179,7 +179,7 @@ function regexEscape(s: string): string {
 export const MATCH_NOTHING = '[^\\s\\S]';
 
 /** `{{namespaces}}`: the names as an alternation for `=~`, regex-escaped; MATCH_NOTHING for none. */
-export function namespacesRegex(namespaces: readonly string[]): string {
+function namespacesRegex(namespaces: readonly string[]): string {
   return namespaces.length === 0 ? MATCH_NOTHING : namespaces.map(regexEscape).join('|');
 }
 
@@ -285,7 +285,7 @@ export function renderUrl(template: string, vars: QueryVars): string {
 // Evaluating a measurement
 
 /** A number as Prometheus writes it: NaN, +Inf, -Inf, or the shortest decimal form. */
-export function formatValue(n: number): string {
+function formatValue(n: number): string {
   if (Number.isNaN(n)) return 'NaN';
   if (n === Infinity) return '+Inf';
   if (n === -Infinity) return '-Inf';

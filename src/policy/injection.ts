@@ -15,23 +15,10 @@
 // enabling one; namespace labels beat pod labels (`istio-injection` beats
 // `istio.io/rev`); the `sidecar.istio.io/inject` label beats the annotation of
 // the same name; with no label at all, `enableNamespacesByDefault` decides.
-import {
-  ANNOTATION_SIDECAR_STATUS,
-  LABEL_ISTIO_INJECTION,
-  LABEL_ISTIO_REV,
-  LABEL_SIDECAR_INJECT,
-  WEBHOOK_AUTO,
-  WEBHOOK_DEFAULT_NAMESPACE as WEBHOOK_NAMESPACE,
-  WEBHOOK_DEFAULT_OBJECT as WEBHOOK_OBJECT,
-  WEBHOOK_REV_NAMESPACE,
-  WEBHOOK_REV_OBJECT,
-} from '../api/labels.js';
+import { ANNOTATION_SIDECAR_STATUS, LABEL_ISTIO_INJECTION, LABEL_ISTIO_REV, LABEL_SIDECAR_INJECT } from '../api/labels.js';
 import { SYSTEM_NAMESPACES } from '../api/migration.js';
 import { podRoute, resolveValue, servingFromSettings, type SelectionSettings, type ServingSettings } from './routing.js';
 import type { Labels } from './selectors.js';
-
-/** Upstream Istio's webhook entry names (DESIGN.md §1), defined once in src/api/labels.ts. */
-export { WEBHOOK_AUTO, WEBHOOK_NAMESPACE, WEBHOOK_OBJECT, WEBHOOK_REV_NAMESPACE, WEBHOOK_REV_OBJECT };
 
 /** Mesh-wide settings that change the decision. Every field is optional; the revisions, tags and default are read as policy/routing.ts servingFromSettings reads them. */
 export interface MeshInjectionSettings extends SelectionSettings, ServingSettings {
@@ -122,7 +109,7 @@ export function parseInjectValue(value: string): boolean | undefined {
 }
 
 /** The pod's `sidecar.istio.io/inject` setting: the label wins over the annotation. */
-export function podInjectSetting(pod: PodInjectionFacts): { value: string; source: 'label' | 'annotation' } | undefined {
+function podInjectSetting(pod: PodInjectionFacts): { value: string; source: 'label' | 'annotation' } | undefined {
   const label = pod.labels?.[LABEL_SIDECAR_INJECT];
   if (label !== undefined) return { value: label, source: 'label' };
   const annotation = pod.annotations?.[LABEL_SIDECAR_INJECT];

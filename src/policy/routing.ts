@@ -85,7 +85,7 @@ export function namespaceSelection(labels: LabelSet, mesh: SelectionSettings = {
  * (`istio-injection=enabled`), a revision or tag, or undefined (never
  * injected, or no namespace label).
  */
-export function selectedValue(selection: NamespaceSelection): string | undefined {
+function selectedValue(selection: NamespaceSelection): string | undefined {
   switch (selection.kind) {
     case 'default':
       return FROM_DEFAULT;

@@ -28,7 +28,6 @@ import type {
   V1OwnerReference,
 } from '@kubernetes/client-node';
 import {
-  INJECTOR_WEBHOOK_SUFFIX,
   LABEL_APP,
   LABEL_APP_SIDECAR_INJECTOR,
   LABEL_ISTIO_INJECTION,
@@ -58,8 +57,6 @@ import {
 } from '../api/meshrevision.js';
 import { tagOfEntryName } from './selectors.js';
 
-// Istio's entry names are defined once, in src/api/labels.ts.
-export { INJECTOR_WEBHOOK_SUFFIX, WEBHOOK_DEFAULT_NAMESPACE, WEBHOOK_DEFAULT_OBJECT, WEBHOOK_REV_NAMESPACE, WEBHOOK_REV_OBJECT };
 const MWC_NAME_PREFIX = 'meshrev-sidecar-injector-';
 
 /** The MWC meshrev applies for a revision. Deterministic, so a restarted operator finds its own object. */
@@ -68,7 +65,7 @@ export function webhookConfigurationName(revision: string): string {
 }
 
 /** Names of a tag's two entries. */
-export function tagWebhookNames(tag: string): { namespace: string; object: string } {
+function tagWebhookNames(tag: string): { namespace: string; object: string } {
   return { namespace: `${tag}.${WEBHOOK_REV_NAMESPACE}`, object: `${tag}.${WEBHOOK_REV_OBJECT}` };
 }
 
@@ -92,7 +89,7 @@ export function describeEntry(name: string): { kind: EntryKind; selects: 'namesp
 const notOptedOut = () => ({ key: LABEL_SIDECAR_INJECT, operator: 'NotIn', values: ['false'] });
 
 /** `rev.namespace.`: the namespace is labelled `istio.io/rev=<value>` and has no istio-injection label. */
-export function revisionNamespaceSelectors(value: string): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
+function revisionNamespaceSelectors(value: string): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
   return {
     namespaceSelector: {
       matchExpressions: [
@@ -105,7 +102,7 @@ export function revisionNamespaceSelectors(value: string): { namespaceSelector: 
 }
 
 /** `rev.object.`: the namespace has neither label and the pod is labelled `istio.io/rev=<value>`. */
-export function revisionObjectSelectors(value: string): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
+function revisionObjectSelectors(value: string): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
   return {
     namespaceSelector: {
       matchExpressions: [
@@ -123,7 +120,7 @@ export function revisionObjectSelectors(value: string): { namespaceSelector: V1L
 }
 
 /** `namespace.`: the namespace is labelled `istio-injection=enabled`. Default revision only. */
-export function defaultNamespaceSelectors(): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
+function defaultNamespaceSelectors(): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
   return {
     namespaceSelector: { matchExpressions: [{ key: LABEL_ISTIO_INJECTION, operator: 'In', values: ['enabled'] }] },
     objectSelector: { matchExpressions: [notOptedOut()] },
@@ -131,7 +128,7 @@ export function defaultNamespaceSelectors(): { namespaceSelector: V1LabelSelecto
 }
 
 /** `object.`: no namespace label, the pod opts in with `sidecar.istio.io/inject=true` and names no revision. Default revision only. */
-export function defaultObjectSelectors(): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
+function defaultObjectSelectors(): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
   return {
     namespaceSelector: {
       matchExpressions: [

@@ -158,13 +158,13 @@ export interface LeaderElectorOptions {
   onNewLeader?: (identity: string) => void;
 }
 
-export const DEFAULT_LEASE_DURATION_SECONDS = 15;
-export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
-export const DEFAULT_RETRY_PERIOD_MS = 2_000;
+const DEFAULT_LEASE_DURATION_SECONDS = 15;
+const DEFAULT_RENEW_DEADLINE_MS = 10_000;
+const DEFAULT_RETRY_PERIOD_MS = 2_000;
 // client-go's JitterFactor for retries while not leading.
 const JITTER_FACTOR = 1.2;
 
-export function defaultIdentity(): string {
+function defaultIdentity(): string {
   return `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString('hex')}`;
 }
 
