@@ -20,7 +20,7 @@ import { Manager, handleSignals, watchMapped, type StopReason } from './runtime/
 import type { WorkQueue } from './runtime/workqueue.js';
 
 /** Batch period of namespace, pod and workload events (see Watch.batchMs). */
-export const BATCH_MS = 250;
+const BATCH_MS = 250;
 
 export interface OperatorOptions {
   kc: KubeConfig;

@@ -10,6 +10,8 @@
 // an error; errors are reported apart from failures). The choices where they
 // differ are documented at the constants below.
 
+import type { Word } from './vocabulary.js';
+
 // ---------------------------------------------------------------------------
 // Spec
 
@@ -27,24 +29,6 @@
  */
 export type NoDataRule = 'fail' | 'pass' | 'wait';
 export const NO_DATA_RULES: readonly NoDataRule[] = ['fail', 'pass', 'wait'];
-
-/**
- * What the migration does when a gate fails — the values of
- * spec.migration.onFailure (src/api/migration.ts MigrationFailurePolicy), which
- * governs built-in and user-defined gates alike; repeated here so the health
- * policy does not depend on the migration module:
- * - `rollbackNamespace`: returns only the namespaces whose per-namespace checks
- *   failed (a query or URL that uses `{{namespace}}`); a failed check that is
- *   not per namespace cannot name one, so the whole step is returned.
- * - `rollbackStep`: returns every namespace moved in the failing step (default,
- *   as DESIGN.md §4 states).
- * - `rollbackAll`: returns every namespace the migration moved.
- * - `pause`: moves nothing back and holds the migration after the step for a
- *   person: spec.migration.rollback returns namespaces, and a spec change (a
- *   new generation) starts the step's analysis again.
- */
-export type OnFailure = 'rollbackNamespace' | 'rollbackStep' | 'rollbackAll' | 'pause';
-export const ON_FAILURE_ACTIONS: readonly OnFailure[] = ['rollbackNamespace', 'rollbackStep', 'rollbackAll', 'pause'];
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST';
 export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST'];
@@ -93,7 +77,7 @@ export interface HttpCheck {
   failureThreshold?: number;
 }
 
-/** What a failed check does is spec.migration.onFailure, shared with the built-in gates. */
+/** What a failed check does is spec.migration.onFailure (src/api/migration.ts MigrationFailurePolicy), shared with the built-in gates. */
 export interface HealthChecksSpec {
   prometheus?: PrometheusCheck[];
   http?: HttpCheck[];
@@ -119,7 +103,6 @@ export const DEFAULT_NO_DATA: NoDataRule = 'fail';
 export const DEFAULT_CHECK_TIMEOUT = '10s';
 export const DEFAULT_EXPECTED_STATUS = 200;
 export const DEFAULT_HTTP_METHOD: HttpMethod = 'GET';
-export const DEFAULT_ON_FAILURE: OnFailure = 'rollbackStep';
 
 // Bounds (the CRD's; src/policy/validation.ts checks the same).
 
@@ -141,7 +124,6 @@ export const MAX_DURATION_LENGTH = 32;
 
 /** The variables a query or URL may use, as `{{name}}` (spaces inside the braces allowed). */
 export const QUERY_VARIABLES = ['namespace', 'namespaces', 'revision', 'interval'] as const;
-export type QueryVariable = (typeof QUERY_VARIABLES)[number];
 
 /**
  * Values for a check's placeholders.
@@ -229,24 +211,27 @@ export interface Evaluation {
 // ---------------------------------------------------------------------------
 // State kept in status between reconciles
 
+/** A word of CheckState.phase (src/api/vocabulary.ts): "Failed" here is a check's verdict, not a migration's or a namespace's. */
+type CheckWord<S extends string> = Word<S, 'CheckPhase'>;
+
 /** No measurement yet in this step (or no data under `noData: wait`): the gate waits. */
-export const CHECK_PENDING = 'Pending';
+export const CHECK_PENDING: CheckWord<'Pending'> = 'Pending';
 /** The last measurement passed. */
-export const CHECK_PASSING = 'Passing';
+export const CHECK_PASSING: CheckWord<'Passing'> = 'Passing';
 /** The last measurement failed (or had no data under `noData: fail`), below failureThreshold. */
-export const CHECK_FAILING = 'Failing';
+export const CHECK_FAILING: CheckWord<'Failing'> = 'Failing';
 /**
  * failureThreshold consecutive measurements failed or could not be taken.
  * Terminal for the step: later measurements do not clear it, so a reconcile
  * killed between recording it and acting on it still acts on it.
  */
-export const CHECK_FAILED = 'Failed';
+export const CHECK_FAILED: CheckWord<'Failed'> = 'Failed';
 /**
  * The last measurement could not be taken (Prometheus unreachable, timeout,
  * a malformed answer), below failureThreshold. Unknown, not Failing: nothing
  * was measured, as Argo reports an `Error` measurement apart from `Failed`.
  */
-export const CHECK_UNKNOWN = 'Unknown';
+export const CHECK_UNKNOWN: CheckWord<'Unknown'> = 'Unknown';
 
 export type CheckPhase = typeof CHECK_PENDING | typeof CHECK_PASSING | typeof CHECK_FAILING | typeof CHECK_FAILED | typeof CHECK_UNKNOWN;
 export const CHECK_PHASES: readonly CheckPhase[] = [CHECK_PENDING, CHECK_PASSING, CHECK_FAILING, CHECK_FAILED, CHECK_UNKNOWN];
@@ -311,30 +296,11 @@ export type FailureResponse =
   | { action: 'none'; message: string };
 
 // ---------------------------------------------------------------------------
-// Condition and reasons (stable, CamelCase; for conditions, lastFailure and Events)
+// Reasons (stable, CamelCase)
 
 /**
- * Condition type summarising the health gate of the current step: True when
- * every check passes, False when one failed, Unknown while checks are pending
- * or could not be measured. Absent without spec.healthChecks.
- */
-export const CONDITION_HEALTH_CHECKS = 'HealthChecks';
-/** HealthChecks=True: every check's last measurement passed. */
-export const REASON_HEALTH_CHECKS_PASSING = 'HealthChecksPassing';
-/** HealthChecks=Unknown: a check has not been measured yet in this step, or waits for data. */
-export const REASON_HEALTH_CHECKS_PENDING = 'HealthChecksPending';
-/** HealthChecks=Unknown: the last measurement of a check failed, below its failureThreshold; the step keeps soaking. */
-export const REASON_HEALTH_CHECK_FAILING = 'HealthCheckFailing';
-/** HealthChecks=Unknown: a check could not be measured (unreachable, timeout, bad answer), below its failureThreshold. */
-export const REASON_HEALTH_CHECK_UNAVAILABLE = 'HealthCheckUnavailable';
-/**
- * HealthChecks=False (and the migration's lastFailure/rollbackReason): a
- * check reached its failureThreshold; spec.migration.onFailure was applied.
- * The message names the check, its last value and the threshold.
+ * Event reason (Warning on the MeshRevision): a check reached its
+ * failureThreshold and spec.migration.onFailure was applied. The message
+ * names the check, its last value and the threshold.
  */
 export const REASON_HEALTH_CHECK_FAILED = 'HealthCheckFailed';
-/**
- * Stalled=True, Ready=False: a check failed with onFailure: pause; nothing was
- * moved back. Fix the cause and change the spec (or set spec.migration.rollback).
- */
-export const REASON_HEALTH_GATE_PAUSED = 'HealthGatePaused';

@@ -49,7 +49,7 @@ export const CONTAINER_ISTIO_PROXY = 'istio-proxy';
 export const CONTAINER_ISTIO_INIT = 'istio-init';
 
 /** Suffix of every sidecar-injector webhook entry name; istiod patches caBundle only on entries ending with it. */
-export const INJECTOR_WEBHOOK_SUFFIX = 'sidecar-injector.istio.io';
+const INJECTOR_WEBHOOK_SUFFIX = 'sidecar-injector.istio.io';
 /** Istio's webhook entry names (DESIGN.md §1). */
 export const WEBHOOK_REV_NAMESPACE = `rev.namespace.${INJECTOR_WEBHOOK_SUFFIX}`;
 export const WEBHOOK_REV_OBJECT = `rev.object.${INJECTOR_WEBHOOK_SUFFIX}`;

@@ -7,13 +7,13 @@ import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { MESHREV_GROUP } from './labels.js';
 import type { HealthChecksSpec, HealthChecksStatus } from './health.js';
 import type { MigrationSpec, MigrationStatus } from './migration.js';
+import type { Word } from './vocabulary.js';
 
 export const GROUP = MESHREV_GROUP;
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'MeshRevision';
 export const PLURAL = 'meshrevisions';
-export const SINGULAR = 'meshrevision';
 export const SHORT_NAME = 'mrev';
 /** Name of the CustomResourceDefinition. */
 export const CRD_NAME = `${PLURAL}.${GROUP}`;
@@ -170,8 +170,6 @@ export const CONDITION_RECONCILING = 'Reconciling';
  */
 export const CONDITION_STALLED = 'Stalled';
 
-export type ConditionType = typeof CONDITION_READY | typeof CONDITION_RECONCILING | typeof CONDITION_STALLED;
-
 // ---------------------------------------------------------------------------
 // Reasons (stable, CamelCase; used in conditions, lastFailure and Events)
 
@@ -179,8 +177,6 @@ export type ConditionType = typeof CONDITION_READY | typeof CONDITION_RECONCILIN
 export const REASON_WEBHOOK_CONFIGURED = 'WebhookConfigured';
 /** Reconciling=True: the MWC is being created or brought in line with the spec. */
 export const REASON_APPLYING_WEBHOOK = 'ApplyingWebhook';
-/** Ready=Unknown: not yet observed by meshrev for this generation. */
-export const REASON_PENDING = 'Pending';
 /**
  * Ready=False, Stalled=True: spec.default is set but another MeshRevision
  * holds the default. This object's webhooks are left as they were (its own
@@ -209,8 +205,6 @@ export const REASON_INVALID_SPEC = 'InvalidSpec';
  * delete someone else's object.
  */
 export const REASON_CHART_WEBHOOK_CONFLICT = 'ChartWebhookConflict';
-/** Informational (Ready unaffected): namespaces or pods still use this revision. */
-export const REASON_IN_USE = 'InUse';
 /** Deletion waits: namespaces or pods still use this revision; the message lists them. */
 export const REASON_DELETION_BLOCKED = 'DeletionBlocked';
 /** Reconciling=True: the finalizer is returning namespaces and removing the webhooks. */
@@ -236,22 +230,25 @@ export const REASON_MIGRATION_FAILED = 'MigrationFailed';
 // Phases: a one-word summary for humans (`kubectl get mrev`). Tools should use
 // conditions. The migration issue adds its phases here.
 
+/** A word of MeshRevisionStatus.phase (src/api/vocabulary.ts): not interchangeable with status.migration.phase. */
+type RevisionPhaseWord<S extends string> = Word<S, 'MeshRevisionPhase'>;
+
 /** Not yet reconciled for this generation. */
-export const PHASE_PENDING = 'Pending';
+export const PHASE_PENDING: RevisionPhaseWord<'Pending'> = 'Pending';
 /** Webhooks applied as declared. */
-export const PHASE_READY = 'Ready';
+export const PHASE_READY: RevisionPhaseWord<'Ready'> = 'Ready';
 /** Serving, but part of the spec is not in effect (a claim held elsewhere, a chart webhook conflict). */
-export const PHASE_CONFLICT = 'Conflict';
+export const PHASE_CONFLICT: RevisionPhaseWord<'Conflict'> = 'Conflict';
 /** The spec is invalid; nothing was changed. */
-export const PHASE_INVALID = 'Invalid';
+export const PHASE_INVALID: RevisionPhaseWord<'Invalid'> = 'Invalid';
 /** Being deleted (possibly waiting while in use). */
-export const PHASE_DELETING = 'Deleting';
+export const PHASE_DELETING: RevisionPhaseWord<'Deleting'> = 'Deleting';
 /** A migration is moving namespaces, soaking, paused or rolling back (see status.migration.phase). */
-export const PHASE_MIGRATING = 'Migrating';
+export const PHASE_MIGRATING: RevisionPhaseWord<'Migrating'> = 'Migrating';
 /** The migration was rolled back; a spec change starts it again. */
-export const PHASE_ROLLED_BACK = 'RolledBack';
+export const PHASE_ROLLED_BACK: RevisionPhaseWord<'RolledBack'> = 'RolledBack';
 /** The migration stopped on a failed namespace. */
-export const PHASE_FAILED = 'Failed';
+export const PHASE_FAILED: RevisionPhaseWord<'Failed'> = 'Failed';
 
 export type Phase =
   | typeof PHASE_PENDING

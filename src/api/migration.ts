@@ -3,6 +3,7 @@
 // spec fields so GitOps can drive it — plus the status that records where it
 // is, so a restarted operator resumes exactly there. No I/O.
 import type { V1LabelSelector } from '@kubernetes/client-node';
+import type { Word } from './vocabulary.js';
 
 /** The `from` value meaning "namespaces labelled istio-injection=enabled" (served by the default revision). */
 export const FROM_DEFAULT = 'default';
@@ -15,13 +16,29 @@ export const DEFAULT_MAX_CONCURRENT_RESTARTS = 5;
 /** How long a restarted workload may take to roll out when it sets no progressDeadlineSeconds. */
 export const DEFAULT_ROLLOUT_TIMEOUT_SECONDS = 600;
 
-/** What a failed gate (built-in or user-defined) does: return the failing namespace, its whole step, everything moved, or stop and wait for a person. */
+/**
+ * What the migration does when a gate (built-in or user-defined) fails — the
+ * values of spec.migration.onFailure:
+ * - `rollbackNamespace`: returns only the namespaces whose per-namespace checks
+ *   failed (a query or URL that uses `{{namespace}}`); a failed check that is
+ *   not per namespace cannot name one, so the whole step is returned.
+ * - `rollbackStep`: returns every namespace moved in the failing step (default,
+ *   as DESIGN.md §4 states).
+ * - `rollbackAll`: returns every namespace the migration moved.
+ * - `pause`: moves nothing back and holds the migration after the step for a
+ *   person: spec.migration.rollback returns namespaces, and a spec change (a
+ *   new generation) starts the step's analysis again.
+ */
 export type MigrationFailurePolicy = 'rollbackNamespace' | 'rollbackStep' | 'rollbackAll' | 'pause';
 export const MIGRATION_FAILURE_POLICIES: readonly MigrationFailurePolicy[] = ['rollbackNamespace', 'rollbackStep', 'rollbackAll', 'pause'];
 /** DESIGN.md §4: a failed gate rolls back the namespaces of the failing step. */
 export const DEFAULT_MIGRATION_FAILURE_POLICY: MigrationFailurePolicy = 'rollbackStep';
 
-/** Namespaces a migration never touches, whatever their labels. */
+/**
+ * Namespaces never injected (the reference injector) and never touched by a
+ * migration, whatever their labels: upstream skips the Kubernetes system
+ * ones, and istio-system runs the control plane.
+ */
 export const SYSTEM_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'istio-system'];
 
 export interface MigrationStep {
@@ -147,20 +164,23 @@ export const ADMISSION_PROBE_RETRY_MS = 250;
 // ---------------------------------------------------------------------------
 // Status
 
-export const MIGRATION_PHASE_PENDING = 'Pending';
-export const MIGRATION_PHASE_PROGRESSING = 'Progressing';
+/** A word of MigrationStatus.phase (src/api/vocabulary.ts): not interchangeable with a namespace state or a MeshRevision phase. */
+type PhaseWord<S extends string> = Word<S, 'MigrationPhase'>;
+
+export const MIGRATION_PHASE_PENDING: PhaseWord<'Pending'> = 'Pending';
+export const MIGRATION_PHASE_PROGRESSING: PhaseWord<'Progressing'> = 'Progressing';
 /** Soaking after a step for its pause duration. */
-export const MIGRATION_PHASE_PAUSED = 'Paused';
+export const MIGRATION_PHASE_PAUSED: PhaseWord<'Paused'> = 'Paused';
 /** Waiting for spec.migration.promotedStep (indefinite pause). */
-export const MIGRATION_PHASE_AWAITING_PROMOTION = 'AwaitingPromotion';
+export const MIGRATION_PHASE_AWAITING_PROMOTION: PhaseWord<'AwaitingPromotion'> = 'AwaitingPromotion';
 /** spec.migration.paused is true. */
-export const MIGRATION_PHASE_SUSPENDED = 'Suspended';
-export const MIGRATION_PHASE_SUCCEEDED = 'Succeeded';
-export const MIGRATION_PHASE_ROLLING_BACK = 'RollingBack';
+export const MIGRATION_PHASE_SUSPENDED: PhaseWord<'Suspended'> = 'Suspended';
+export const MIGRATION_PHASE_SUCCEEDED: PhaseWord<'Succeeded'> = 'Succeeded';
+export const MIGRATION_PHASE_ROLLING_BACK: PhaseWord<'RollingBack'> = 'RollingBack';
 /** Every requested namespace is back at its origin. Terminal until the spec changes (new generation). */
-export const MIGRATION_PHASE_ROLLED_BACK = 'RolledBack';
+export const MIGRATION_PHASE_ROLLED_BACK: PhaseWord<'RolledBack'> = 'RolledBack';
 /** A namespace failed and the migration stopped. */
-export const MIGRATION_PHASE_FAILED = 'Failed';
+export const MIGRATION_PHASE_FAILED: PhaseWord<'Failed'> = 'Failed';
 
 export type MigrationPhase =
   | typeof MIGRATION_PHASE_PENDING
@@ -173,13 +193,16 @@ export type MigrationPhase =
   | typeof MIGRATION_PHASE_ROLLED_BACK
   | typeof MIGRATION_PHASE_FAILED;
 
-export const NS_PENDING = 'Pending';
+/** A word of NamespaceMigrationStatus.state (src/api/vocabulary.ts): not interchangeable with a migration phase. */
+type NamespaceStateWord<S extends string> = Word<S, 'NamespaceMigrationState'>;
+
+export const NS_PENDING: NamespaceStateWord<'Pending'> = 'Pending';
 /** Relabelled; its workloads are restarting or being verified. */
-export const NS_MIGRATING = 'Migrating';
-export const NS_MIGRATED = 'Migrated';
-export const NS_FAILED = 'Failed';
-export const NS_ROLLING_BACK = 'RollingBack';
-export const NS_ROLLED_BACK = 'RolledBack';
+export const NS_MIGRATING: NamespaceStateWord<'Migrating'> = 'Migrating';
+export const NS_MIGRATED: NamespaceStateWord<'Migrated'> = 'Migrated';
+export const NS_FAILED: NamespaceStateWord<'Failed'> = 'Failed';
+export const NS_ROLLING_BACK: NamespaceStateWord<'RollingBack'> = 'RollingBack';
+export const NS_ROLLED_BACK: NamespaceStateWord<'RolledBack'> = 'RolledBack';
 
 export type NamespaceMigrationState =
   | typeof NS_PENDING
@@ -188,6 +211,8 @@ export type NamespaceMigrationState =
   | typeof NS_FAILED
   | typeof NS_ROLLING_BACK
   | typeof NS_ROLLED_BACK;
+/** Every namespace state, in the order a namespace goes through them (metrics report each). */
+export const NAMESPACE_MIGRATION_STATES: readonly NamespaceMigrationState[] = [NS_PENDING, NS_MIGRATING, NS_MIGRATED, NS_FAILED, NS_ROLLING_BACK, NS_ROLLED_BACK];
 
 export interface NamespaceMigrationStatus {
   name: string;

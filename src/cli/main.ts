@@ -14,12 +14,12 @@ import * as plan from './commands/plan.js';
 import * as status from './commands/status.js';
 import { exitCodeOf, formatError } from './errors.js';
 
-export interface CommandModule {
+interface CommandModule {
   register(program: Command): void;
 }
 
 /** Every command, in help order. Add a command by adding its module here. */
-export const COMMANDS: readonly CommandModule[] = [operator, injector, status, plan, kubeInject, checkInject];
+const COMMANDS: readonly CommandModule[] = [operator, injector, status, plan, kubeInject, checkInject];
 
 /** Where output goes (default: the process's stdout and stderr). */
 export interface MainIO {
@@ -27,7 +27,7 @@ export interface MainIO {
   writeErr: (text: string) => void;
 }
 
-export function buildProgram(io?: MainIO): Command {
+function buildProgram(io?: MainIO): Command {
   const program = new Command('meshrev')
     .description('Migrate an Istio data plane between control-plane revisions, and inject sidecars')
     .showHelpAfterError('(run with --help for usage)');

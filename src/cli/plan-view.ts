@@ -15,7 +15,8 @@ import {
   type WorkloadAction,
   type WorkloadRef,
 } from '../policy/migration.js';
-import { formatTable, revisionResolver } from './status-view.js';
+import { recordedResolver } from '../policy/routing.js';
+import { formatTable } from './status-view.js';
 
 /** classifyNamespaces' reason for a namespace with no injection label: the many such namespaces are summarised in text. */
 const REASON_NO_INJECTION_LABEL = 'no injection label';
@@ -134,7 +135,7 @@ export function buildPlan(input: PlanInput): PlanReport {
   const name = mrev.metadata.name ?? '';
   const revision = mrev.spec.revision;
   const migration = mrev.spec.migration ?? { from: [] };
-  const resolve = revisionResolver(input.clusterMeshRevisions ?? [], input.webhooks ?? []);
+  const resolve = recordedResolver(input.clusterMeshRevisions ?? [], input.webhooks ?? []);
 
   const classes = classifyNamespaces({ meshRevision: name, revision, migration, namespaces: input.namespaces });
   const plan = planSteps(classes, migration.steps);

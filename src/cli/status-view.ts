@@ -9,24 +9,30 @@ import {
   ANNOTATION_ISTIO_REV,
   LABEL_ISTIO_INJECTION,
   LABEL_ISTIO_REV,
-  LABEL_ISTIO_TAG,
-  LABEL_MANAGED_BY_MESHREVISION,
   LABEL_SIDECAR_INJECT,
 } from '../api/labels.js';
 import { CONDITION_READY, CRD_NAME, inUseSummary, type MeshRevision } from '../api/meshrevision.js';
-import { FROM_DEFAULT, NS_ROLLED_BACK, NS_ROLLING_BACK, type MigrationCounts } from '../api/migration.js';
+import { NS_ROLLED_BACK, NS_ROLLING_BACK, type MigrationCounts } from '../api/migration.js';
 import { findCondition } from '../policy/conditions.js';
-import { readOrigin, sourceOf } from '../policy/migration.js';
-import { describeEntry } from '../policy/webhooks.js';
+import { readOrigin } from '../policy/migration.js';
+import { isLivePod } from '../policy/pods.js';
+import {
+  podRoute,
+  readWebhookConfiguration,
+  recordedResolver,
+  routeValue,
+  sourceOfLabels,
+  type RevisionResolver,
+} from '../policy/routing.js';
 
 /** The PODS key for live pods without an `istio.io/rev` annotation. */
-export const UNINJECTED = 'uninjected';
+const UNINJECTED = 'uninjected';
 /** Migration state shown for a namespace known only by its origin annotation (no MeshRevision status lists it). */
-export const NS_MOVED = 'Moved';
+const NS_MOVED = 'Moved';
 /** Phase of a revision row whose webhook configuration meshrev does not manage (e.g. istiod's Helm chart). */
-export const PHASE_UNMANAGED = 'Unmanaged';
+const PHASE_UNMANAGED = 'Unmanaged';
 /** Phase of a revision row that only running pods name: nothing serves it any more. */
-export const PHASE_NO_WEBHOOK = 'NoWebhook';
+const PHASE_NO_WEBHOOK = 'NoWebhook';
 
 export interface StatusInput {
   meshRevisions: readonly MeshRevision[];
@@ -113,58 +119,17 @@ export interface StatusReport {
 }
 
 // ---------------------------------------------------------------------------
-// Resolution
-
-/**
- * Which revision serves a namespace/pod label value: "default" → the
- * MeshRevision holding the default; a tag → the one whose status.activeTags
- * has it; a revision → itself. MeshRevisions' status first; webhook
- * configurations meshrev does not manage (istio.io/rev, istio.io/tag labels,
- * upstream entry names) as a fallback, so a chart-installed revision resolves too.
- */
-export function revisionResolver(
-  meshRevisions: readonly MeshRevision[],
-  webhooks: readonly V1MutatingWebhookConfiguration[] = [],
-): (value: string) => string | undefined {
-  const unmanaged = webhooks.filter((w) => w.metadata?.labels?.[LABEL_MANAGED_BY_MESHREVISION] === undefined);
-  return (value) => {
-    if (value === FROM_DEFAULT) {
-      const holder = meshRevisions.find((m) => m.status?.defaultRevision === true);
-      if (holder) return holder.spec.revision;
-      const w = unmanaged.find((c) => (c.webhooks ?? []).some((e) => describeEntry(e.name)?.kind === 'default'));
-      return w?.metadata?.labels?.[LABEL_ISTIO_REV];
-    }
-    if (meshRevisions.some((m) => m.spec.revision === value)) return value;
-    const tagged = meshRevisions.find((m) => (m.status?.activeTags ?? []).includes(value));
-    if (tagged) return tagged.spec.revision;
-    for (const c of unmanaged) {
-      const rev = c.metadata?.labels?.[LABEL_ISTIO_REV];
-      if (rev === undefined) continue;
-      if (rev === value) return rev;
-      if (c.metadata?.labels?.[LABEL_ISTIO_TAG] === value) return rev;
-      if ((c.webhooks ?? []).some((e) => describeEntry(e.name)?.tag === value)) return rev;
-    }
-    return undefined;
-  };
-}
-
-function isLive(p: V1Pod): boolean {
-  return !p.metadata?.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
-}
+// Resolution (policy/routing.ts: recordedResolver, podRoute, sourceOfLabels)
 
 /**
  * The revision a pod would get if it were created now (DESIGN.md §1): null for
  * none, undefined when its labels select a value nothing serves. Ignores
  * enableNamespacesByDefault (a mesh setting the cluster does not show).
  */
-function expectedRevisionOf(nsLabels: Record<string, string>, pod: V1Pod, resolve: (v: string) => string | undefined): string | null | undefined {
-  const labels = pod.metadata?.labels ?? {};
-  if (labels[LABEL_SIDECAR_INJECT] === 'false' || pod.metadata?.annotations?.[LABEL_SIDECAR_INJECT] === 'false') return null;
+function expectedRevisionOf(nsLabels: Record<string, string>, pod: V1Pod, resolve: RevisionResolver): string | null | undefined {
+  if (pod.metadata?.annotations?.[LABEL_SIDECAR_INJECT] === 'false') return null;
   if (pod.spec?.hostNetwork === true) return null;
-  const fromNamespace = sourceOf(nsLabels);
-  if (nsLabels[LABEL_ISTIO_INJECTION] !== undefined && fromNamespace === undefined) return null; // istio-injection=disabled
-  // A namespace's istio.io/rev beats a pod's; pod labels count only without namespace labels.
-  const value = fromNamespace ?? labels[LABEL_ISTIO_REV] ?? (labels[LABEL_SIDECAR_INJECT] === 'true' ? FROM_DEFAULT : undefined);
+  const value = routeValue(podRoute(nsLabels, pod.metadata?.labels ?? {}));
   if (value === undefined) return null;
   return resolve(value);
 }
@@ -209,17 +174,13 @@ function revisionRows(input: StatusInput, pods: readonly V1Pod[]): RevisionRow[]
   const declared = new Set(input.meshRevisions.map((m) => m.spec.revision));
   // Revisions meshrev does not declare: from unmanaged webhooks, then from pods alone.
   const extra = new Map<string, { phase: string; tags: Set<string>; isDefault: boolean }>();
-  for (const c of input.webhooks ?? []) {
-    const labels = c.metadata?.labels ?? {};
-    const rev = labels[LABEL_ISTIO_REV];
-    if (rev === undefined || labels[LABEL_MANAGED_BY_MESHREVISION] !== undefined || declared.has(rev)) continue;
+  for (const w of (input.webhooks ?? []).map(readWebhookConfiguration)) {
+    const rev = w.revision;
+    if (rev === undefined || w.managed || declared.has(rev)) continue;
     const row = extra.get(rev) ?? { phase: PHASE_UNMANAGED, tags: new Set<string>(), isDefault: false };
-    if (labels[LABEL_ISTIO_TAG] !== undefined) row.tags.add(labels[LABEL_ISTIO_TAG]);
-    for (const e of c.webhooks ?? []) {
-      const d = describeEntry(e.name);
-      if (d?.kind === 'default') row.isDefault = true;
-      if (d?.tag !== undefined) row.tags.add(d.tag);
-    }
+    if (w.tagLabel !== undefined) row.tags.add(w.tagLabel);
+    if (w.defaultEntries.namespace || w.defaultEntries.object) row.isDefault = true;
+    for (const tag of w.entryTags) row.tags.add(tag);
     extra.set(rev, row);
   }
   for (const p of pods) {
@@ -262,12 +223,12 @@ function namespaceMigration(ns: V1Namespace, meshRevisions: readonly MeshRevisio
   }
   if (origin) {
     const state = origin.rolledBackAt ? NS_ROLLED_BACK : origin.returnedAt ? NS_ROLLING_BACK : NS_MOVED;
-    return { meshRevision: origin.meshRevision, state, from: sourceOf(origin.labels) ?? 'none' };
+    return { meshRevision: origin.meshRevision, state, from: sourceOfLabels(origin.labels) ?? 'none' };
   }
   return null;
 }
 
-function namespaceRows(input: StatusInput, pods: readonly V1Pod[], resolve: (v: string) => string | undefined): NamespaceRow[] {
+function namespaceRows(input: StatusInput, pods: readonly V1Pod[], resolve: RevisionResolver): NamespaceRow[] {
   const podsByNs = new Map<string, V1Pod[]>();
   for (const p of pods) {
     const ns = p.metadata?.namespace ?? '';
@@ -283,7 +244,7 @@ function namespaceRows(input: StatusInput, pods: readonly V1Pod[], resolve: (v: 
     const injectionLabels: NamespaceRow['labels'] = {};
     if (labels[LABEL_ISTIO_INJECTION] !== undefined) injectionLabels['istio-injection'] = labels[LABEL_ISTIO_INJECTION];
     if (labels[LABEL_ISTIO_REV] !== undefined) injectionLabels['istio.io/rev'] = labels[LABEL_ISTIO_REV];
-    const selects = sourceOf(labels) ?? null;
+    const selects = sourceOfLabels(labels) ?? null;
     const revision = selects === null ? null : (resolve(selects) ?? null);
     const counts: Record<string, number> = {};
     let stale = 0;
@@ -337,8 +298,8 @@ function migrationRows(meshRevisions: readonly MeshRevision[]): MigrationRow[] {
 
 /** Builds the report. Deterministic: every list is sorted (revisions: MeshRevisions by name, then the others by revision). */
 export function buildStatusReport(input: StatusInput): StatusReport {
-  const pods = input.pods.filter(isLive);
-  const resolve = revisionResolver(input.meshRevisions, input.webhooks ?? []);
+  const pods = input.pods.filter(isLivePod);
+  const resolve = recordedResolver(input.meshRevisions, input.webhooks ?? []);
   const meshRevisions = [...input.meshRevisions].sort((a, b) => byString(a.metadata.name ?? '', b.metadata.name ?? ''));
   const sorted = { ...input, meshRevisions };
   return {

@@ -31,7 +31,7 @@ export async function probeInjector(injector: InjectorSpec, opts: InjectorProbeO
 }
 
 /** A TLS handshake to the URL's host and port, verified against caBundle when given. */
-export function tlsHandshake(url: string, caBundle: string | undefined, timeoutMs: number): Promise<string | undefined> {
+function tlsHandshake(url: string, caBundle: string | undefined, timeoutMs: number): Promise<string | undefined> {
   let u: URL;
   try {
     u = new URL(url);

@@ -11,12 +11,12 @@ import { describeFetchError, readCapped, type RunOptions } from './http.js';
 export type { RunOptions } from './http.js';
 
 /** Answers larger than this are refused: a health query returns one number. */
-export const MAX_PROMETHEUS_RESPONSE_BYTES = 1 << 20;
+const MAX_PROMETHEUS_RESPONSE_BYTES = 1 << 20;
 /** How many series an error message names when a query returns several. */
 const SERIES_SHOWN = 3;
 
 /** `<address>/api/v1/query`, keeping a path prefix in the address (e.g. `http://host/prometheus`). */
-export function queryEndpoint(address: string): URL {
+function queryEndpoint(address: string): URL {
   const base = new URL(address);
   if (!base.pathname.endsWith('/')) base.pathname += '/';
   base.search = '';
@@ -58,7 +58,7 @@ function seriesName(series: unknown): string {
 }
 
 /** The Measurement an API answer means (exported for tests of odd answers). */
-export function measurementFromResponse(body: unknown, where: string): Measurement {
+function measurementFromResponse(body: unknown, where: string): Measurement {
   if (!isObject(body)) return { kind: 'error', message: `${where} answered something that is not a Prometheus API response` };
   const r = body as PromResponse;
   if (r.status !== 'success') {

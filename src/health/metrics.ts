@@ -4,6 +4,16 @@
 // owned by the process (never prom-client's global one), so tests can build
 // as many as they like.
 
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
+import {
+  MIGRATION_PHASE_AWAITING_PROMOTION,
+  MIGRATION_PHASE_PAUSED,
+  MIGRATION_PHASE_PROGRESSING,
+  MIGRATION_PHASE_ROLLING_BACK,
+  MIGRATION_PHASE_SUSPENDED,
+  NAMESPACE_MIGRATION_STATES,
+} from '../api/migration.js';
+
 export type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after';
 
 /** What the queue reports; OperatorMetrics below implements it with controller-runtime's metric names. */
@@ -16,8 +26,6 @@ export interface WorkQueueMetrics {
   activeWorkers(n: number): void;
   reconciled(result: ReconcileOutcome, seconds: number, terminal: boolean): void;
 }
-
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, exponentialBuckets } from 'prom-client';
 
 // controller-runtime's buckets for controller_runtime_reconcile_time_seconds.
 const RECONCILE_BUCKETS = [
@@ -40,6 +48,15 @@ export interface WriteMetrics {
 }
 
 /** What the migration executor reports (src/reconcile/migration.ts). */
+/** Migration phases counted by meshrev_migrations_in_progress. */
+const MOVING_PHASES: readonly string[] = [
+  MIGRATION_PHASE_PROGRESSING,
+  MIGRATION_PHASE_PAUSED,
+  MIGRATION_PHASE_AWAITING_PROMOTION,
+  MIGRATION_PHASE_SUSPENDED,
+  MIGRATION_PHASE_ROLLING_BACK,
+];
+
 export interface MigrationMetrics {
   /** The migration's phase (undefined: none) and namespaces per state, after each reconcile. */
   observe(meshRevision: string, phase: string | undefined, byState: Record<string, number>): void;
@@ -224,12 +241,12 @@ export class OperatorMetrics {
   /** The hooks the migration executor reports through. */
   readonly migrationMetrics: MigrationMetrics = {
     observe: (meshRevision, phase, byState) => {
-      for (const state of ['Pending', 'Migrating', 'Migrated', 'Failed', 'RollingBack', 'RolledBack']) {
+      for (const state of NAMESPACE_MIGRATION_STATES) {
         this.migrationNamespaces.set({ meshrevision: meshRevision, state }, byState[state] ?? 0);
       }
       if (phase === undefined) this.migrationPhases.delete(meshRevision);
       else this.migrationPhases.set(meshRevision, phase);
-      const moving = new Set(['Progressing', 'Paused', 'AwaitingPromotion', 'Suspended', 'RollingBack']);
+      const moving = new Set(MOVING_PHASES);
       this.migrationsInProgress.set([...this.migrationPhases.values()].filter((p) => moving.has(p)).length);
     },
     namespaceDone: (direction, seconds) => this.namespaceDuration.observe({ direction }, seconds),

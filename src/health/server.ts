@@ -155,9 +155,9 @@ export function createHealthApp(opts: HealthAppOptions = {}): HealthApp {
 }
 
 /** Probes and metrics share one port; the Deployment's probes and the scrape config point at it. */
-export const DEFAULT_HEALTH_PORT = 8080;
+const DEFAULT_HEALTH_PORT = 8080;
 /** In a pod the kubelet and Prometheus connect from outside the container; tests always pass 127.0.0.1. */
-export const DEFAULT_HEALTH_HOST = '0.0.0.0';
+const DEFAULT_HEALTH_HOST = '0.0.0.0';
 
 export interface ListenOptions {
   host?: string;

@@ -58,21 +58,21 @@ export interface InjectorConfig {
   mesh: MeshInjectionSettings;
 }
 
-export const BUILTIN_TEMPLATES = ['sidecar', 'gateway'] as const;
+const BUILTIN_TEMPLATES = ['sidecar', 'gateway'] as const;
 /** Proxy image used when the revision name does not look like a version. */
-export const DEFAULT_PROXY_IMAGE = 'docker.io/istio/proxyv2:1.24.2';
+const DEFAULT_PROXY_IMAGE = 'docker.io/istio/proxyv2:1.24.2';
 
 /**
  * A default image for a revision: Istio names revisions after versions with
  * dashes (`1-21`, `1-21-3`), so those get the matching proxy tag.
  */
-export function defaultImageFor(revision: string): string {
+function defaultImageFor(revision: string): string {
   const m = /^(\d+)-(\d+)(?:-(\d+))?$/.exec(revision);
   if (!m) return DEFAULT_PROXY_IMAGE;
   return `docker.io/istio/proxyv2:${m[1]}.${m[2]}.${m[3] ?? '0'}`;
 }
 
-export function defaultDiscoveryAddress(revision: string): string {
+function defaultDiscoveryAddress(revision: string): string {
   return revision === 'default' ? 'istiod.istio-system.svc:15012' : `istiod-${revision}.istio-system.svc:15012`;
 }
 

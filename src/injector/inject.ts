@@ -77,7 +77,7 @@ const RESOURCE_ANNOTATIONS = [
  * and so do we. A request above its limit is an error (the API server would
  * reject the pod less clearly).
  */
-export function proxyResourcesFromAnnotations(
+function proxyResourcesFromAnnotations(
   annotations: Readonly<Record<string, string>>,
   defaults: V1ResourceRequirements,
 ): { resources: V1ResourceRequirements; warnings: string[]; problems: InjectionProblem[] } {
@@ -129,7 +129,7 @@ export function proxyResourcesFromAnnotations(
 }
 
 /** Template names from `inject.istio.io/templates` (comma separated, in order), or the configured defaults. */
-export function selectedTemplates(
+function selectedTemplates(
   annotations: Readonly<Record<string, string>>,
   config: InjectorConfig,
 ): { templates: string[]; problems: InjectionProblem[] } {
@@ -191,7 +191,7 @@ export function podShapeProblem(pod: unknown): InjectionProblem | undefined {
 }
 
 /** `web-7d9c5b8f6-` (a Deployment's pod) -> `web`; `web-0` keeps its name. */
-export function workloadNameOf(pod: V1Pod): string {
+function workloadNameOf(pod: V1Pod): string {
   const md = pod.metadata ?? {};
   if (md.generateName) {
     const base = md.generateName.replace(/-$/, '');

@@ -10,7 +10,7 @@ import { injectPod } from './inject.js';
 import { isPlainObject } from './merge.js';
 
 /** Where each workload kind keeps its pod template; `[]` means the object is the pod. */
-export const POD_TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
+const POD_TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
   Pod: [],
   Deployment: ['spec', 'template'],
   StatefulSet: ['spec', 'template'],

@@ -18,8 +18,6 @@ const MERGE_KEYS: Readonly<Record<string, string>> = {
   hostAliases: 'ip',
 };
 
-export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -15,7 +15,7 @@ const BINARY_SI: Readonly<Record<string, number>> = { Ki: 1, Mi: 2, Gi: 3, Ti: 4
 // Exponents far beyond any real resource would only make big integers; the API server caps them too.
 const MAX_EXPONENT = 100;
 
-export const QUANTITY_HINT = 'a number with an optional suffix, such as 100m, 0.5, 2, 128Mi or 1Gi';
+const QUANTITY_HINT = 'a number with an optional suffix, such as 100m, 0.5, 2, 128Mi or 1Gi';
 
 /** Parses a quantity, or returns a short reason why it is not one. */
 export function parseQuantity(text: string): { quantity: Quantity } | { error: string } {

@@ -225,7 +225,7 @@ function pullSecrets(ctx: TemplateContext): Record<string, unknown> {
 }
 
 /** `sidecar`: iptables init container plus the Envoy sidecar, for application pods. */
-export const sidecarTemplate: BuiltinTemplate = (ctx) => ({
+const sidecarTemplate: BuiltinTemplate = (ctx) => ({
   metadata: metadata(ctx, false),
   spec: {
     initContainers: [initContainer(ctx)],
@@ -236,7 +236,7 @@ export const sidecarTemplate: BuiltinTemplate = (ctx) => ({
 });
 
 /** `gateway`: the proxy as the pod's main process (router mode) with no traffic capture, for gateway Deployments. */
-export const gatewayTemplate: BuiltinTemplate = (ctx) => ({
+const gatewayTemplate: BuiltinTemplate = (ctx) => ({
   metadata: metadata(ctx, true),
   spec: {
     containers: [{

@@ -21,7 +21,7 @@ export interface ProbeResult {
 }
 
 /** A dry-run pod of `template` in `namespace`: what the workload's next pod would be at admission. */
-export function probePod(namespace: string, template: k8s.V1PodTemplateSpec | undefined): k8s.V1Pod {
+function probePod(namespace: string, template: k8s.V1PodTemplateSpec | undefined): k8s.V1Pod {
   return {
     apiVersion: 'v1',
     kind: 'Pod',

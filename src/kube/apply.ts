@@ -5,9 +5,13 @@
 // Objects meshrev owns are written with server-side apply under ONE field
 // manager ("meshrev") with force: we own exactly the fields we send, fields
 // others set (istiod's caBundle on a webhook configuration, kubectl's labels)
-// are left alone, and a field we stop sending is removed. needsApply()
-// compares the desired object with the cached one, so a reconcile with
-// nothing to change sends nothing.
+// are left alone, and a field we stop sending is removed. Whether to write at
+// all is decided before calling in here, from the informers' caches: the
+// MeshRevision controller applies its webhook configuration only when
+// policy/validation.ts webhookConfigurationDiff finds a change, and status
+// only when policy/conditions.ts statusChanged does; the migration patches
+// only what its plan changes. So a reconcile with nothing to change sends
+// nothing, and this file does not compare objects.
 import * as k8s from '@kubernetes/client-node';
 // Not re-exported by the package index, but what its own typed APIs and loadYaml use to build models;
 // the informer and apply unit tests fail if an upgrade moves it.
@@ -15,7 +19,7 @@ import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js';
 import { isNotFound } from './errors.js';
 import { serializationType, toTyped } from './informer.js';
 
-export const FIELD_MANAGER = 'meshrev';
+const FIELD_MANAGER = 'meshrev';
 
 export type WriteVerb = 'apply' | 'apply-status' | 'create' | 'update' | 'patch' | 'delete' | 'evict' | 'event';
 
@@ -42,12 +46,6 @@ export interface KubeWriterOptions {
   onWrite?: WriteHook;
   /** Called with the object every successful apply or patch returned (informers assume it: Informer.assume). */
   onResult?: (obj: k8s.KubernetesObject) => void;
-}
-
-export interface ApplyResult<T> {
-  /** False when the live object already matched and no request was sent. */
-  applied: boolean;
-  object: T;
 }
 
 /** Drops what must not be in an apply configuration and converts to wire JSON. */
@@ -123,12 +121,6 @@ export class KubeWriter {
     );
   }
 
-  /** apply() unless `live` (e.g. from an informer) already has every field of `desired` and nothing meshrev owns was dropped. */
-  async applyIfChanged<T extends k8s.KubernetesObject>(desired: T, live: T | undefined): Promise<ApplyResult<T>> {
-    if (live && !needsApply(desired, live, { fieldManager: this.fieldManager })) return { applied: false, object: live };
-    return { applied: true, object: await this.apply(desired) };
-  }
-
   /**
    * Server-side apply of a custom resource's status subresource: `obj` holds
    * apiVersion, kind, metadata.name (and namespace if namespaced) and status.
@@ -148,14 +140,6 @@ export class KubeWriter {
         : this.custom.patchClusterCustomObjectStatus(common, ssa),
     );
     return this.returned(toTyped<T>(res, obj.apiVersion ?? `${crd.group}/${crd.version}`, obj.kind ?? ''));
-  }
-
-  /** applyStatus() unless `live` already has that status (and meshrev still owns only fields it sends). */
-  async applyStatusIfChanged<T extends k8s.KubernetesObject>(desired: T, live: T | undefined, crd: CustomResourceRef): Promise<ApplyResult<T>> {
-    if (live && !needsApply(desired, live, { fieldManager: this.fieldManager, subresource: 'status', only: ['status'] })) {
-      return { applied: false, object: live };
-    }
-    return { applied: true, object: await this.applyStatus(desired, crd) };
   }
 
   /**
@@ -205,87 +189,4 @@ export class KubeWriter {
 
 function describe(verb: WriteVerb, obj: k8s.KubernetesObject): WriteRequest {
   return { verb, kind: obj.kind ?? 'unknown', namespace: obj.metadata?.namespace, name: obj.metadata?.name };
-}
-
-export interface NeedsApplyOptions {
-  fieldManager?: string;
-  /** "status" when comparing a status apply. */
-  subresource?: string;
-  /** Compare only these top-level fields (besides metadata ownership). */
-  only?: string[];
-}
-
-/**
- * Whether applying `desired` could change `live`. False only when:
- *  - live already has an Apply entry of our field manager (else we must take ownership);
- *  - every field in desired has the same value in live (arrays: same length,
- *    element by element; maps: live may have more keys, set by others);
- *  - every field our manager owns in live is still in desired (else the apply
- *    would remove it).
- * Conservative: it may say true when an apply would change nothing (e.g. a
- * list others appended to), never false when it would change something.
- */
-export function needsApply(desired: k8s.KubernetesObject, live: k8s.KubernetesObject, opts: NeedsApplyOptions = {}): boolean {
-  const manager = opts.fieldManager ?? FIELD_MANAGER;
-  const subresource = opts.subresource ?? '';
-  const entry = (live.metadata?.managedFields ?? []).find(
-    (m) => m.manager === manager && m.operation === 'Apply' && (m.subresource ?? '') === subresource,
-  );
-  if (!entry) return true;
-  const d = applyBody(desired) as Record<string, unknown>;
-  const l = wire(live);
-  delete d.apiVersion;
-  delete d.kind;
-  if (opts.only) {
-    for (const k of Object.keys(d)) if (!opts.only.includes(k)) delete d[k];
-  } else {
-    const meta = d.metadata as Record<string, unknown> | undefined;
-    if (meta) delete meta.resourceVersion;
-  }
-  if (!isSubset(d, l)) return true;
-  const owned = entry.fieldsV1 as Record<string, unknown> | undefined;
-  if (!owned) return false;
-  return ownsMissing(owned, applyBody(desired));
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** Every value in `d` is in `l` (see needsApply for list semantics). */
-export function isSubset(d: unknown, l: unknown): boolean {
-  if (Array.isArray(d)) {
-    return Array.isArray(l) && l.length === d.length && d.every((x, i) => isSubset(x, l[i]));
-  }
-  if (isObject(d)) {
-    if (!isObject(l)) return false;
-    return Object.entries(d).every(([k, v]) => (v === null ? l[k] === undefined || l[k] === null : isSubset(v, l[k])));
-  }
-  return d === l;
-}
-
-/** Whether a field our manager owns (fieldsV1) is absent from `d`, so applying `d` would remove it. */
-function ownsMissing(fields: Record<string, unknown>, d: unknown): boolean {
-  for (const [k, sub] of Object.entries(fields)) {
-    if (k === '.') continue;
-    const subFields = isObject(sub) ? sub : {};
-    if (k.startsWith('f:')) {
-      const name = k.slice(2);
-      if (!isObject(d) || d[name] === undefined || d[name] === null) return true;
-      if (ownsMissing(subFields, d[name])) return true;
-    } else if (k.startsWith('k:')) {
-      if (!Array.isArray(d)) return true;
-      const keys = JSON.parse(k.slice(2)) as Record<string, unknown>;
-      // A key field the server defaulted (e.g. a port's protocol) may be absent from desired.
-      const item: unknown = d.find((x) => isObject(x) && Object.entries(keys).every(([kk, kv]) => x[kk] === undefined || x[kk] === kv));
-      if (item === undefined || ownsMissing(subFields, item)) return true;
-    } else if (k.startsWith('v:')) {
-      const value = JSON.parse(k.slice(2)) as unknown;
-      if (!Array.isArray(d) || !d.some((x) => JSON.stringify(x) === JSON.stringify(value))) return true;
-    } else if (k.startsWith('i:')) {
-      const i = Number(k.slice(2));
-      if (!Array.isArray(d) || i >= d.length || ownsMissing(subFields, d[i])) return true;
-    }
-  }
-  return false;
 }

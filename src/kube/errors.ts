@@ -82,7 +82,7 @@ export function statusCode(err: unknown): number | undefined {
 }
 
 /** Parses ApiException.body (client-node 2.x keeps it as response text) into a Status, when it is one. */
-export function statusBody(err: unknown): StatusBody | undefined {
+function statusBody(err: unknown): StatusBody | undefined {
   if (!isRecord(err)) return undefined;
   let body: unknown = err.body;
   if (typeof body === 'string') {

@@ -47,7 +47,7 @@ interface Series {
 }
 
 /** Where events about `obj` are stored: its namespace, or "default" for cluster-scoped objects. */
-export function eventNamespace(obj: k8s.KubernetesObject): string {
+function eventNamespace(obj: k8s.KubernetesObject): string {
   return obj.metadata?.namespace || 'default';
 }
 

@@ -20,6 +20,7 @@ import * as k8s from '@kubernetes/client-node';
 // Not re-exported by the package index, but what its own typed APIs and loadYaml use to build models;
 // the informer and apply unit tests fail if an upgrade moves it.
 import { ObjectSerializer } from '@kubernetes/client-node/dist/serializer.js';
+import { realClock, type Clock } from './clock.js';
 import { apiErrorMessage, classifyError } from './errors.js';
 
 export interface ResourceRef {
@@ -55,12 +56,7 @@ export type ListFn<T extends k8s.KubernetesObject> = () => Promise<k8s.Kubernete
 export type Transform = (obj: k8s.KubernetesObject) => k8s.KubernetesObject;
 
 /** Items per LIST page (client-go's reflector pages by 500 too): a big list never sits in memory as one response. */
-export const LIST_PAGE_SIZE = 500;
-
-export interface InformerTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+const LIST_PAGE_SIZE = 500;
 
 /** Structural subset of a winston logger. */
 export interface InformerLog {
@@ -89,7 +85,8 @@ export interface InformerOptions<T extends k8s.KubernetesObject> {
   /** For logs and metrics; default "<kind>[/<namespace>][?<selectors>]". */
   name?: string;
   backoff?: BackoffOptions;
-  timers?: InformerTimers;
+  /** Timers for restart backoff and waits; default realClock. */
+  timers?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
   random?: () => number;
   log?: InformerLog;
   /** Called on each restart after an error (metrics). */
@@ -106,11 +103,6 @@ export interface InformerHandlers<T> {
   delete?(obj: T): void;
 }
 
-const realTimers: InformerTimers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
-
 const silentLog: InformerLog = { debug: () => undefined, info: () => undefined, warn: () => undefined };
 
 /** The cache key of an object: "namespace/name", or "name" for cluster-scoped objects. */
@@ -118,12 +110,6 @@ export function objectKey(obj: k8s.KubernetesObject): string {
   const ns = obj.metadata?.namespace;
   const name = obj.metadata?.name ?? '';
   return ns ? `${ns}/${name}` : name;
-}
-
-/** Splits a key made by objectKey. */
-export function splitKey(key: string): { namespace?: string; name: string } {
-  const i = key.indexOf('/');
-  return i < 0 ? { name: key } : { namespace: key.slice(0, i), name: key.slice(i + 1) };
 }
 
 /** The API path of a resource collection, e.g. /apis/apps/v1/namespaces/x/deployments. */
@@ -198,7 +184,7 @@ export class Informer<T extends k8s.KubernetesObject> {
   readonly resource: ResourceRef;
   private readonly lw: k8s.ListWatch<T>;
   private readonly innerWatch: WatchLike;
-  private readonly timers: InformerTimers;
+  private readonly timers: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
   private readonly random: () => number;
   private readonly log: InformerLog;
   private readonly backoff: Required<BackoffOptions>;
@@ -227,7 +213,7 @@ export class Informer<T extends k8s.KubernetesObject> {
     const r = opts.resource;
     const selectors = [r.labelSelector, r.fieldSelector].filter(Boolean).join(',');
     this.name = opts.name ?? `${r.kind}${r.namespace ? `/${r.namespace}` : ''}${selectors ? `?${selectors}` : ''}`;
-    this.timers = opts.timers ?? realTimers;
+    this.timers = opts.timers ?? realClock;
     this.random = opts.random ?? Math.random;
     this.log = opts.log ?? silentLog;
     this.onRestart = opts.onRestart;

@@ -18,7 +18,7 @@ export interface InjectionViewRequest extends KubeConfigOptions {
 }
 
 /** A read that failed, said for a person: what was read, and the API server's answer. */
-export class InjectionViewError extends Error {
+class InjectionViewError extends Error {
   constructor(what: string, err: unknown) {
     const info = classifyError(err);
     const hint = info.kind === 'notFound' ? '' : info.kind === 'forbidden'
@@ -29,7 +29,7 @@ export class InjectionViewError extends Error {
   }
 }
 
-export async function readInjectionView(kc: k8s.KubeConfig, req: { namespace?: string; pod?: string }): Promise<InjectionView> {
+async function readInjectionView(kc: k8s.KubeConfig, req: { namespace?: string; pod?: string }): Promise<InjectionView> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   const view: InjectionView = { webhooks: [] };

@@ -26,7 +26,6 @@ import {
   DEFAULT_HTTP_METHOD,
   DEFAULT_INTERVAL,
   DEFAULT_NO_DATA,
-  DEFAULT_ON_FAILURE,
   QUERY_VARIABLES,
   type CheckInstance,
   type CheckKind,
@@ -38,12 +37,12 @@ import {
   type GateResult,
   type HealthChecksSpec,
   type Measurement,
-  type OnFailure,
   type QueryVars,
   type ResolvedCheck,
   type ResolvedHttpCheck,
   type ResolvedPrometheusCheck,
 } from '../api/health.js';
+import { DEFAULT_MIGRATION_FAILURE_POLICY, type MigrationFailurePolicy } from '../api/migration.js';
 import { parseDuration } from './validation.js';
 
 // ---------------------------------------------------------------------------
@@ -124,12 +123,12 @@ export function unknownPlaceholders(template: string): string[] {
 }
 
 /** Whether the check runs once per namespace of the step: its query or URL uses `{{namespace}}`. */
-export function isPerNamespace(check: ResolvedCheck): boolean {
+function isPerNamespace(check: ResolvedCheck): boolean {
   return placeholders(check.kind === 'prometheus' ? check.query : check.url).includes('namespace');
 }
 
 /** The key of a check's state: `kind/name`, or `kind/name/namespace` for a per-namespace check. */
-export function checkKey(kind: CheckKind, name: string, namespace?: string): string {
+function checkKey(kind: CheckKind, name: string, namespace?: string): string {
   return namespace === undefined ? `${kind}/${name}` : `${kind}/${name}/${namespace}`;
 }
 
@@ -180,7 +179,7 @@ function regexEscape(s: string): string {
 export const MATCH_NOTHING = '[^\\s\\S]';
 
 /** `{{namespaces}}`: the names as an alternation for `=~`, regex-escaped; MATCH_NOTHING for none. */
-export function namespacesRegex(namespaces: readonly string[]): string {
+function namespacesRegex(namespaces: readonly string[]): string {
   return namespaces.length === 0 ? MATCH_NOTHING : namespaces.map(regexEscape).join('|');
 }
 
@@ -286,7 +285,7 @@ export function renderUrl(template: string, vars: QueryVars): string {
 // Evaluating a measurement
 
 /** A number as Prometheus writes it: NaN, +Inf, -Inf, or the shortest decimal form. */
-export function formatValue(n: number): string {
+function formatValue(n: number): string {
   if (Number.isNaN(n)) return 'NaN';
   if (n === Infinity) return '+Inf';
   if (n === -Infinity) return '-Inf';
@@ -512,9 +511,9 @@ function sorted(list: Iterable<string>): string[] {
  * the namespaces of the failed per-namespace checks, or the whole step when a
  * failed check is not per namespace (it cannot name one).
  */
-export function planFailureResponse(result: GateResult, onFailure: OnFailure | undefined, ctx: FailureContext): FailureResponse {
+export function planFailureResponse(result: GateResult, onFailure: MigrationFailurePolicy | undefined, ctx: FailureContext): FailureResponse {
   if (result.verdict !== 'fail') return { action: 'none', message: result.message };
-  const action = onFailure ?? DEFAULT_ON_FAILURE;
+  const action = onFailure ?? DEFAULT_MIGRATION_FAILURE_POLICY;
   const why = result.message;
   switch (action) {
     case 'pause':

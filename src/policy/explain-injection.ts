@@ -4,16 +4,14 @@
 // wins then depends on webhook order). Without webhook configurations (fully
 // offline), the policy table alone answers.
 import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
-import { LABEL_ISTIO_REV } from '../api/labels.js';
 import {
   decideInjection,
-  WEBHOOK_AUTO,
-  WEBHOOK_NAMESPACE,
   type InjectionDecision,
   type MeshInjectionSettings,
   type PodInjectionFacts,
 } from './injection.js';
-import { matchingWebhooks, tagOfEntryName, type Labels, type WebhookEntryRef } from './selectors.js';
+import { readWebhookConfiguration } from './routing.js';
+import { matchingWebhooks, type Labels, type WebhookEntryRef } from './selectors.js';
 
 export interface PodToExplain extends PodInjectionFacts {
   /** How to name the pod in the report, e.g. `Deployment web` or `pod web-1`. */
@@ -58,19 +56,14 @@ export function meshFromWebhooks(configs: readonly V1MutatingWebhookConfiguratio
   const tags: Record<string, string> = {};
   let defaultRevision: string | undefined;
   let auto = false;
-  for (const cfg of configs) {
-    const labels = cfg.metadata?.labels ?? {};
-    const rev = labels[LABEL_ISTIO_REV];
+  for (const w of configs.map(readWebhookConfiguration)) {
+    const rev = w.revision;
     if (rev === undefined) continue;
-    const cfgTag = labels['istio.io/tag'];
-    if (cfgTag !== undefined) tags[cfgTag] = rev;
+    if (w.tagLabel !== undefined) tags[w.tagLabel] = rev;
     else revisions.add(rev);
-    for (const w of cfg.webhooks ?? []) {
-      const t = tagOfEntryName(w.name);
-      if (t !== undefined) tags[t] = rev;
-      if (w.name === WEBHOOK_NAMESPACE) defaultRevision ??= rev;
-      if (w.name === WEBHOOK_AUTO) auto = true;
-    }
+    for (const t of w.entryTags) tags[t] = rev;
+    if (w.defaultEntries.namespace) defaultRevision ??= rev;
+    if (w.auto) auto = true;
   }
   return {
     revisions: [...revisions, ...Object.values(tags)].filter((r, i, all) => all.indexOf(r) === i),

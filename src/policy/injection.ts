@@ -15,46 +15,20 @@
 // enabling one; namespace labels beat pod labels (`istio-injection` beats
 // `istio.io/rev`); the `sidecar.istio.io/inject` label beats the annotation of
 // the same name; with no label at all, `enableNamespacesByDefault` decides.
-import {
-  ANNOTATION_SIDECAR_STATUS,
-  LABEL_ISTIO_INJECTION,
-  LABEL_ISTIO_REV,
-  LABEL_SIDECAR_INJECT,
-  WEBHOOK_AUTO,
-  WEBHOOK_DEFAULT_NAMESPACE as WEBHOOK_NAMESPACE,
-  WEBHOOK_DEFAULT_OBJECT as WEBHOOK_OBJECT,
-  WEBHOOK_REV_NAMESPACE,
-  WEBHOOK_REV_OBJECT,
-} from '../api/labels.js';
+import { ANNOTATION_SIDECAR_STATUS, LABEL_ISTIO_INJECTION, LABEL_ISTIO_REV, LABEL_SIDECAR_INJECT } from '../api/labels.js';
+import { SYSTEM_NAMESPACES } from '../api/migration.js';
+import { podRoute, resolveValue, servingFromSettings, type SelectionSettings, type ServingSettings } from './routing.js';
 import type { Labels } from './selectors.js';
 
-/** Upstream Istio's webhook entry names (DESIGN.md §1), defined once in src/api/labels.ts. */
-export { WEBHOOK_AUTO, WEBHOOK_NAMESPACE, WEBHOOK_OBJECT, WEBHOOK_REV_NAMESPACE, WEBHOOK_REV_OBJECT };
-
-/** Namespaces never injected, whatever their labels (upstream skips the Kubernetes system ones; istio-system runs the control plane). */
-export const DEFAULT_IGNORED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'istio-system'];
-
-/** Mesh-wide settings that change the decision. Every field is optional. */
-export interface MeshInjectionSettings {
-  /** `sidecarInjectorWebhook.enableNamespacesByDefault`: inject pods in namespaces with no injection label. Default false. */
-  enableNamespacesByDefault?: boolean;
+/** Mesh-wide settings that change the decision. Every field is optional; the revisions, tags and default are read as policy/routing.ts servingFromSettings reads them. */
+export interface MeshInjectionSettings extends SelectionSettings, ServingSettings {
   /**
    * `global.proxy.autoInject`: with `enabled` (default) a called injector injects
    * every pod that does not opt out; with `disabled` only pods that opt in with
    * `sidecar.istio.io/inject: "true"`.
    */
   autoInject?: 'enabled' | 'disabled';
-  /**
-   * The revision that owns `istio-injection=enabled` namespaces and pods labelled
-   * `sidecar.istio.io/inject=true`. Default: the revision of tag `default` if
-   * there is one, else `default`. `null`: no default revision exists.
-   */
-  defaultRevision?: string | null;
-  /** Revision tags: tag name -> revision. A tag selects its revision's injector. */
-  tags?: Readonly<Record<string, string>>;
-  /** Revisions that exist. When given, an `istio.io/rev` value that is neither one of them nor a tag injects nothing. */
-  revisions?: readonly string[];
-  /** Namespaces never injected. Default {@link DEFAULT_IGNORED_NAMESPACES}. */
+  /** Namespaces never injected. Default SYSTEM_NAMESPACES (src/api/migration.ts). */
   ignoredNamespaces?: readonly string[];
 }
 
@@ -135,25 +109,11 @@ export function parseInjectValue(value: string): boolean | undefined {
 }
 
 /** The pod's `sidecar.istio.io/inject` setting: the label wins over the annotation. */
-export function podInjectSetting(pod: PodInjectionFacts): { value: string; source: 'label' | 'annotation' } | undefined {
+function podInjectSetting(pod: PodInjectionFacts): { value: string; source: 'label' | 'annotation' } | undefined {
   const label = pod.labels?.[LABEL_SIDECAR_INJECT];
   if (label !== undefined) return { value: label, source: 'label' };
   const annotation = pod.annotations?.[LABEL_SIDECAR_INJECT];
   if (annotation !== undefined) return { value: annotation, source: 'annotation' };
-  return undefined;
-}
-
-/** The default revision, honouring a `default` tag as newer Istio does. */
-export function defaultRevisionOf(mesh: MeshInjectionSettings): string | undefined {
-  if (mesh.defaultRevision === null) return undefined;
-  return mesh.defaultRevision ?? mesh.tags?.['default'] ?? 'default';
-}
-
-/** Resolves an `istio.io/rev` value (revision or tag) to the real revision. */
-export function resolveRevision(value: string, mesh: MeshInjectionSettings): { revision: string; tag?: string } | undefined {
-  const tagged = mesh.tags?.[value];
-  if (tagged !== undefined) return { revision: tagged, tag: value };
-  if (mesh.revisions === undefined || mesh.revisions.includes(value)) return { revision: value };
   return undefined;
 }
 
@@ -186,7 +146,7 @@ export function decideInjection(input: InjectionInput): InjectionDecision {
   if (pod.hostNetwork) {
     return no(InjectionReason.HostNetwork, 'pod uses hostNetwork: the iptables redirection would change the node\'s own routing, so it is never injected');
   }
-  const ignored = mesh.ignoredNamespaces ?? DEFAULT_IGNORED_NAMESPACES;
+  const ignored = mesh.ignoredNamespaces ?? SYSTEM_NAMESPACES;
   if (ignored.includes(input.namespace.name)) {
     return no(InjectionReason.SystemNamespace, `namespace ${input.namespace.name} is a system namespace and is never injected`);
   }
@@ -213,99 +173,76 @@ export function decideInjection(input: InjectionInput): InjectionDecision {
   return applyPodRules(pod, mesh, route);
 }
 
-/** Which upstream entry the API server calls for this pod, per the selectors of DESIGN.md §1. */
+/** Which upstream entry the API server calls for this pod (policy/routing.ts podRoute), and the revision behind it, in words. */
 function routeByLabels(input: InjectionInput, mesh: MeshInjectionSettings): Route | { decision: InjectionDecision } {
   const nsLabels = input.namespace.labels ?? {};
   const podLabels = input.pod.labels ?? {};
-  const nsInjection = nsLabels[LABEL_ISTIO_INJECTION];
   const nsRev = nsLabels[LABEL_ISTIO_REV];
   const podRev = podLabels[LABEL_ISTIO_REV];
   const podInjectLabel = podLabels[LABEL_SIDECAR_INJECT];
   const ns = `namespace ${input.namespace.name}`;
+  const route = podRoute(nsLabels, podLabels, mesh);
+  const serving = servingFromSettings(mesh);
 
-  // Every entry's objectSelector has `sidecar.istio.io/inject NotIn [false]`
-  // (or `In [true]`): a pod labelled "false" never reaches any injector.
-  if (podInjectLabel === 'false') {
-    return { decision: no(InjectionReason.PodOptedOut, `pod label ${LABEL_SIDECAR_INJECT}=false opts the pod out; no webhook selects it`) };
-  }
-
-  const defaultRev = defaultRevisionOf(mesh);
-  const noDefault = (what: string) => ({
-    decision: no(InjectionReason.NoDefaultRevision, `${what} selects the default revision, but the mesh has no default revision`),
-  });
-  const unknown = (what: string, value: string) => ({
-    decision: no(InjectionReason.UnknownRevision, `${what}=${value} names no revision or tag of this mesh, so no webhook matches`),
-  });
   const ignoring = (others: string[]) => (others.length ? `; ${others.join(' and ')} ignored: the namespace label takes precedence` : '');
 
-  if (nsInjection !== undefined) {
-    if (nsInjection !== 'enabled') {
-      const what = nsInjection === 'disabled' ? 'disables injection' : 'is not "enabled", which no webhook matches';
+  switch (route.kind) {
+    case 'optedOut':
+      // Every entry's objectSelector has `sidecar.istio.io/inject NotIn [false]`
+      // (or `In [true]`): a pod labelled "false" never reaches any injector.
+      return { decision: no(InjectionReason.PodOptedOut, `pod label ${LABEL_SIDECAR_INJECT}=false opts the pod out; no webhook selects it`) };
+    case 'disabled': {
+      const what = route.injection === 'disabled' ? 'disables injection' : 'is not "enabled", which no webhook matches';
       return {
         decision: no(InjectionReason.NamespaceDisabled,
-          `${ns} label ${LABEL_ISTIO_INJECTION}=${nsInjection} ${what}; it takes precedence over ${LABEL_ISTIO_REV} and any pod label`),
+          `${ns} label ${LABEL_ISTIO_INJECTION}=${route.injection} ${what}; it takes precedence over ${LABEL_ISTIO_REV} and any pod label`),
       };
     }
-    if (defaultRev === undefined) return noDefault(`${ns} label ${LABEL_ISTIO_INJECTION}=enabled`);
-    const others = [
-      ...(nsRev !== undefined ? [`its ${LABEL_ISTIO_REV}=${nsRev}`] : []),
-      ...(podRev !== undefined ? [`the pod's ${LABEL_ISTIO_REV}=${podRev}`] : []),
-    ];
-    return {
-      webhook: WEBHOOK_NAMESPACE,
-      selectedAs: 'enabled',
-      revision: defaultRev,
-      code: InjectionReason.NamespaceInjectionEnabled,
-      why: `${ns} label ${LABEL_ISTIO_INJECTION}=enabled selects the default revision ${defaultRev}${ignoring(others)}`,
-    };
-  }
-
-  if (nsRev !== undefined) {
-    const r = resolveRevision(nsRev, mesh);
-    if (!r) return unknown(`${ns} label ${LABEL_ISTIO_REV}`, nsRev);
-    return {
-      webhook: WEBHOOK_REV_NAMESPACE,
-      selectedAs: nsRev,
-      revision: r.revision,
-      code: InjectionReason.NamespaceRevision,
-      why: `${ns} label ${LABEL_ISTIO_REV}=${nsRev}${r.tag ? ` (tag of revision ${r.revision})` : ''} selects revision ${r.revision}` +
-        ignoring(podRev !== undefined && podRev !== nsRev ? [`the pod's ${LABEL_ISTIO_REV}=${podRev}`] : []),
-    };
-  }
-
-  if (podRev !== undefined) {
-    const r = resolveRevision(podRev, mesh);
-    if (!r) return unknown(`pod label ${LABEL_ISTIO_REV}`, podRev);
-    return {
-      webhook: WEBHOOK_REV_OBJECT,
-      selectedAs: podRev,
-      revision: r.revision,
-      code: InjectionReason.PodRevision,
-      why: `${ns} has no injection label and the pod label ${LABEL_ISTIO_REV}=${podRev}` +
-        `${r.tag ? ` (tag of revision ${r.revision})` : ''} selects revision ${r.revision}`,
-    };
-  }
-
-  if (podInjectLabel === 'true') {
-    if (defaultRev === undefined) return noDefault(`pod label ${LABEL_SIDECAR_INJECT}=true`);
-    return {
-      webhook: WEBHOOK_OBJECT,
-      selectedAs: 'true',
-      revision: defaultRev,
-      code: InjectionReason.PodInjectLabel,
-      why: `${ns} has no injection label and the pod label ${LABEL_SIDECAR_INJECT}=true selects the default revision ${defaultRev}`,
-    };
-  }
-
-  if (mesh.enableNamespacesByDefault) {
-    if (defaultRev === undefined) return noDefault('enableNamespacesByDefault');
-    return {
-      webhook: WEBHOOK_AUTO,
-      selectedAs: 'default',
-      revision: defaultRev,
-      code: InjectionReason.EnabledByDefault,
-      why: `no injection label on ${ns} or the pod, and enableNamespacesByDefault selects the default revision ${defaultRev}`,
-    };
+    case 'default': {
+      const how = {
+        namespaceInjection: { what: `${ns} label ${LABEL_ISTIO_INJECTION}=enabled`, code: InjectionReason.NamespaceInjectionEnabled },
+        podInjectLabel: { what: `pod label ${LABEL_SIDECAR_INJECT}=true`, code: InjectionReason.PodInjectLabel },
+        enabledByDefault: { what: 'enableNamespacesByDefault', code: InjectionReason.EnabledByDefault },
+      }[route.by];
+      const defaultRev = serving.defaultRevision;
+      if (defaultRev === undefined) {
+        return { decision: no(InjectionReason.NoDefaultRevision, `${how.what} selects the default revision, but the mesh has no default revision`) };
+      }
+      let why: string;
+      if (route.by === 'namespaceInjection') {
+        const others = [
+          ...(nsRev !== undefined ? [`its ${LABEL_ISTIO_REV}=${nsRev}`] : []),
+          ...(podRev !== undefined ? [`the pod's ${LABEL_ISTIO_REV}=${podRev}`] : []),
+        ];
+        why = `${how.what} selects the default revision ${defaultRev}${ignoring(others)}`;
+      } else if (route.by === 'podInjectLabel') {
+        why = `${ns} has no injection label and the ${how.what} selects the default revision ${defaultRev}`;
+      } else {
+        why = `no injection label on ${ns} or the pod, and enableNamespacesByDefault selects the default revision ${defaultRev}`;
+      }
+      return { webhook: route.webhook, selectedAs: route.selectedAs, revision: defaultRev, code: how.code, why };
+    }
+    case 'revision': {
+      const label = route.by === 'namespaceRevision' ? `${ns} label ${LABEL_ISTIO_REV}` : `pod label ${LABEL_ISTIO_REV}`;
+      const r = resolveValue(serving, route.value);
+      if (!r) {
+        return { decision: no(InjectionReason.UnknownRevision, `${label}=${route.value} names no revision or tag of this mesh, so no webhook matches`) };
+      }
+      const tagged = r.tag ? ` (tag of revision ${r.revision})` : '';
+      const why = route.by === 'namespaceRevision'
+        ? `${label}=${route.value}${tagged} selects revision ${r.revision}` +
+          ignoring(podRev !== undefined && podRev !== route.value ? [`the pod's ${LABEL_ISTIO_REV}=${podRev}`] : [])
+        : `${ns} has no injection label and the ${label}=${route.value}${tagged} selects revision ${r.revision}`;
+      return {
+        webhook: route.webhook,
+        selectedAs: route.value,
+        revision: r.revision,
+        code: route.by === 'namespaceRevision' ? InjectionReason.NamespaceRevision : InjectionReason.PodRevision,
+        why,
+      };
+    }
+    case 'none':
+      break;
   }
 
   // Nothing selects the pod. Say why the near misses do not count.

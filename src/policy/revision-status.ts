@@ -38,10 +38,15 @@ import {
   MIGRATION_PHASE_ROLLING_BACK,
   MIGRATION_PHASE_SUCCEEDED,
   MIGRATION_PHASE_SUSPENDED,
+  NS_FAILED,
+  NS_ROLLED_BACK,
+  NS_ROLLING_BACK,
   type MigrationStatus,
 } from '../api/migration.js';
 import type { HealthChecksStatus } from '../api/health.js';
 import { formatTime, setKstatusConditions, type KstatusInput } from './conditions.js';
+import { isLivePod } from './pods.js';
+import { namespaceSelection } from './routing.js';
 import type { FieldError } from './validation.js';
 import type { ClaimDecision, ForeignWebhookConflict } from './webhooks.js';
 
@@ -52,11 +57,6 @@ export interface InUse {
   /** Why each namespace counts, for messages: "labelled istio.io/rev=canary", "3 pods". */
   why: Map<string, string[]>;
   podCount: number;
-}
-
-function isLive(pod: V1Pod): boolean {
-  const phase = pod.status?.phase;
-  return phase !== 'Succeeded' && phase !== 'Failed' && !pod.metadata?.deletionTimestamp;
 }
 
 /**
@@ -81,18 +81,17 @@ export function computeInUse(
   for (const ns of namespaces) {
     const name = ns.metadata?.name;
     if (!name) continue;
-    const labels = ns.metadata?.labels ?? {};
-    const rev = labels[LABEL_ISTIO_REV];
     // istio-injection (any value) overrides istio.io/rev: such a namespace does not depend on this revision's webhook.
-    if (rev !== undefined && values.has(rev) && labels[LABEL_ISTIO_INJECTION] === undefined) note(name, `labelled ${LABEL_ISTIO_REV}=${rev}`);
-    if (decision?.servesRevision && decision.holdsDefault && labels[LABEL_ISTIO_INJECTION] === 'enabled') {
+    const selection = namespaceSelection(ns.metadata?.labels ?? {});
+    if (selection.kind === 'revision' && values.has(selection.value)) note(name, `labelled ${LABEL_ISTIO_REV}=${selection.value}`);
+    if (selection.kind === 'default' && decision?.servesRevision && decision.holdsDefault) {
       note(name, `labelled ${LABEL_ISTIO_INJECTION}=enabled (default revision)`);
     }
   }
   let podCount = 0;
   const podsByNs = new Map<string, number>();
   for (const pod of pods) {
-    if (pod.metadata?.annotations?.[ANNOTATION_ISTIO_REV] !== revision || !isLive(pod)) continue;
+    if (pod.metadata?.annotations?.[ANNOTATION_ISTIO_REV] !== revision || !isLivePod(pod)) continue;
     podCount++;
     const ns = pod.metadata.namespace ?? '';
     podsByNs.set(ns, (podsByNs.get(ns) ?? 0) + 1);
@@ -138,8 +137,8 @@ function migrationConditions(m: MigrationStatus | undefined): KstatusInput | und
     case MIGRATION_PHASE_SUCCEEDED:
       return undefined;
     case MIGRATION_PHASE_FAILED: {
-      const failed = (m.namespaces ?? []).filter((n) => n.state === 'Failed').map((n) => `${n.name}: ${n.message ?? 'failed'}`);
-      const sentBack = (m.namespaces ?? []).filter((n) => n.state === 'RollingBack' || n.state === 'RolledBack').map((n) => n.name);
+      const failed = (m.namespaces ?? []).filter((n) => n.state === NS_FAILED).map((n) => `${n.name}: ${n.message ?? 'failed'}`);
+      const sentBack = (m.namespaces ?? []).filter((n) => n.state === NS_ROLLING_BACK || n.state === NS_ROLLED_BACK).map((n) => n.name);
       const message =
         `migration stopped, ${progress}: ${failed.join('; ') || m.rollbackReason || 'a namespace failed'}` +
         (sentBack.length > 0 ? `; returned to their origin: ${sentBack.join(', ')}` : '') +

@@ -5,7 +5,8 @@
 // Public API (kept small on purpose, other modules build on it):
 //   matchesLabelSelector(selector, labels)        one selector vs one label set
 //   matchingWebhooks(configs, namespace, pod)     every MWC entry the API server calls
-//   namespaceLabelsAsSeenByWebhooks(namespace)    labels incl. kubernetes.io/metadata.name
+//   coversPodCreate(rules)                        whether an entry's rules cover pod CREATE
+//   tagOfEntryName(name)                          the tag of a `<tag>.rev.…` entry name
 import type { V1LabelSelector, V1MutatingWebhook, V1MutatingWebhookConfiguration, V1RuleWithOperations } from '@kubernetes/client-node';
 import { LABEL_ISTIO_REV, LABEL_ISTIO_TAG, LABEL_NAMESPACE_NAME } from '../api/labels.js';
 
@@ -58,7 +59,7 @@ export interface NamespaceRef {
  * server puts on every namespace; selectors (e.g. upstream's `auto.` entry)
  * may rely on it even when a caller only knows the labels a user set.
  */
-export function namespaceLabelsAsSeenByWebhooks(ns: NamespaceRef): Labels {
+function namespaceLabelsAsSeenByWebhooks(ns: NamespaceRef): Labels {
   return { ...(ns.labels ?? {}), [LABEL_NAMESPACE_NAME]: ns.name };
 }
 

@@ -17,7 +17,7 @@
 //   `sidecar-injector.istio.io` suffix because that is what istiod matches
 //   when it patches caBundle, and what istioctl matches to find injector
 //   entries. A tag is a DNS-1123 label, so the prefix never contains a dot and
-//   `tagOfEntry` can parse it back.
+//   selectors.ts `tagOfEntryName` parses it back.
 // - No `istio.io/tag` label: it is per MWC and one MWC carries several tags;
 //   putting it there would also make istioctl take the revision's own MWC for
 //   a tag webhook. Tag entries are identified by name.
@@ -28,7 +28,6 @@ import type {
   V1OwnerReference,
 } from '@kubernetes/client-node';
 import {
-  INJECTOR_WEBHOOK_SUFFIX,
   LABEL_APP,
   LABEL_APP_SIDECAR_INJECTOR,
   LABEL_ISTIO_INJECTION,
@@ -56,9 +55,8 @@ import {
   REASON_TAG_COLLISION,
   type MeshRevision,
 } from '../api/meshrevision.js';
+import { tagOfEntryName } from './selectors.js';
 
-// Istio's entry names are defined once, in src/api/labels.ts.
-export { INJECTOR_WEBHOOK_SUFFIX, WEBHOOK_DEFAULT_NAMESPACE, WEBHOOK_DEFAULT_OBJECT, WEBHOOK_REV_NAMESPACE, WEBHOOK_REV_OBJECT };
 const MWC_NAME_PREFIX = 'meshrev-sidecar-injector-';
 
 /** The MWC meshrev applies for a revision. Deterministic, so a restarted operator finds its own object. */
@@ -67,7 +65,7 @@ export function webhookConfigurationName(revision: string): string {
 }
 
 /** Names of a tag's two entries. */
-export function tagWebhookNames(tag: string): { namespace: string; object: string } {
+function tagWebhookNames(tag: string): { namespace: string; object: string } {
   return { namespace: `${tag}.${WEBHOOK_REV_NAMESPACE}`, object: `${tag}.${WEBHOOK_REV_OBJECT}` };
 }
 
@@ -79,15 +77,8 @@ export function describeEntry(name: string): { kind: EntryKind; selects: 'namesp
   if (name === WEBHOOK_REV_OBJECT) return { kind: 'revision', selects: 'object' };
   if (name === WEBHOOK_DEFAULT_NAMESPACE) return { kind: 'default', selects: 'namespace' };
   if (name === WEBHOOK_DEFAULT_OBJECT) return { kind: 'default', selects: 'object' };
-  for (const [suffix, selects] of [
-    [`.${WEBHOOK_REV_NAMESPACE}`, 'namespace'],
-    [`.${WEBHOOK_REV_OBJECT}`, 'object'],
-  ] as const) {
-    if (name.endsWith(suffix)) {
-      const tag = name.slice(0, -suffix.length);
-      if (tag !== '' && !tag.includes('.')) return { kind: 'tag', selects, tag };
-    }
-  }
+  const tag = tagOfEntryName(name);
+  if (tag !== undefined) return { kind: 'tag', selects: name.endsWith(`.${WEBHOOK_REV_NAMESPACE}`) ? 'namespace' : 'object', tag };
   return undefined;
 }
 
@@ -98,7 +89,7 @@ export function describeEntry(name: string): { kind: EntryKind; selects: 'namesp
 const notOptedOut = () => ({ key: LABEL_SIDECAR_INJECT, operator: 'NotIn', values: ['false'] });
 
 /** `rev.namespace.`: the namespace is labelled `istio.io/rev=<value>` and has no istio-injection label. */
-export function revisionNamespaceSelectors(value: string): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
+function revisionNamespaceSelectors(value: string): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
   return {
     namespaceSelector: {
       matchExpressions: [
@@ -111,7 +102,7 @@ export function revisionNamespaceSelectors(value: string): { namespaceSelector: 
 }
 
 /** `rev.object.`: the namespace has neither label and the pod is labelled `istio.io/rev=<value>`. */
-export function revisionObjectSelectors(value: string): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
+function revisionObjectSelectors(value: string): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
   return {
     namespaceSelector: {
       matchExpressions: [
@@ -129,7 +120,7 @@ export function revisionObjectSelectors(value: string): { namespaceSelector: V1L
 }
 
 /** `namespace.`: the namespace is labelled `istio-injection=enabled`. Default revision only. */
-export function defaultNamespaceSelectors(): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
+function defaultNamespaceSelectors(): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
   return {
     namespaceSelector: { matchExpressions: [{ key: LABEL_ISTIO_INJECTION, operator: 'In', values: ['enabled'] }] },
     objectSelector: { matchExpressions: [notOptedOut()] },
@@ -137,7 +128,7 @@ export function defaultNamespaceSelectors(): { namespaceSelector: V1LabelSelecto
 }
 
 /** `object.`: no namespace label, the pod opts in with `sidecar.istio.io/inject=true` and names no revision. Default revision only. */
-export function defaultObjectSelectors(): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
+function defaultObjectSelectors(): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
   return {
     namespaceSelector: {
       matchExpressions: [

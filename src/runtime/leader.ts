@@ -15,9 +15,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { V1Lease } from '@kubernetes/client-node';
+import { realClock, type Clock } from '../kube/clock.js';
 import { apiErrorMessage, isAlreadyExists, isConflict, isNotFound } from '../kube/errors.js';
 import { nullLogger, type Logger } from './logger.js';
-import { realClock, type Clock } from './workqueue.js';
 
 /** The fields of a Lease's spec that election reads and writes, times in epoch milliseconds. */
 export interface LeaseRecord {
@@ -158,13 +158,13 @@ export interface LeaderElectorOptions {
   onNewLeader?: (identity: string) => void;
 }
 
-export const DEFAULT_LEASE_DURATION_SECONDS = 15;
-export const DEFAULT_RENEW_DEADLINE_MS = 10_000;
-export const DEFAULT_RETRY_PERIOD_MS = 2_000;
+const DEFAULT_LEASE_DURATION_SECONDS = 15;
+const DEFAULT_RENEW_DEADLINE_MS = 10_000;
+const DEFAULT_RETRY_PERIOD_MS = 2_000;
 // client-go's JitterFactor for retries while not leading.
 const JITTER_FACTOR = 1.2;
 
-export function defaultIdentity(): string {
+function defaultIdentity(): string {
   return `${process.env.POD_NAME || hostname()}_${randomBytes(4).toString('hex')}`;
 }
 

@@ -7,8 +7,8 @@ import winston from 'winston';
 
 export type Logger = winston.Logger;
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface LoggerOptions {
   /** Minimum level; default $LOG_LEVEL, then "info". */
@@ -37,7 +37,7 @@ const errorsToObjects = winston.format((info) => {
   return info;
 });
 
-export function serializeError(err: Error): Record<string, unknown> {
+function serializeError(err: Error): Record<string, unknown> {
   const out: Record<string, unknown> = { name: err.name, message: err.message };
   const code = (err as { code?: unknown }).code;
   if (code !== undefined) out.code = code;

@@ -11,12 +11,13 @@
 // with reason "lost-leadership"; the entry point exits non-zero and the pod
 // restarts into a clean standby, as controller-runtime does.
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { realClock, type Clock } from '../kube/clock.js';
 import { Informer, objectKey, waitForSync, type InformerOptions } from '../kube/informer.js';
 import type { OperatorMetrics } from '../health/metrics.js';
 import { listen, type HealthApp, type ListenOptions, type RunningServer } from '../health/server.js';
 import { LeaderElector, type LeaderElectorOptions } from './leader.js';
 import { nullLogger, type Logger } from './logger.js';
-import { WorkQueue, realClock, type Clock, type RateLimiter, type Reconciler } from './workqueue.js';
+import { WorkQueue, type RateLimiter, type Reconciler } from './workqueue.js';
 
 export { TerminalError, isTerminalError, type ReconcileResult, type ReconcileContext, type Reconciler } from './workqueue.js';
 

@@ -11,6 +11,7 @@
 // Time comes from an injected Clock, so tests drive it without sleeping.
 import { randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
+import { realClock, type Clock } from '../kube/clock.js';
 import { apiErrorMessage } from '../kube/errors.js';
 import type { ReconcileOutcome, WorkQueueMetrics } from '../health/metrics.js';
 import { nullLogger, reconcileLogger, type Logger } from './logger.js';
@@ -52,22 +53,6 @@ export function isTerminalError(err: unknown): boolean {
   }
   return false;
 }
-
-/** Time source and timers; the real one wraps Date.now and setTimeout. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-// setTimeout fires at once for delays beyond 2^31-1 ms; clamp instead.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, Math.min(Math.max(0, ms), MAX_TIMER_MS)),
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 /** Decides how long a failing key waits before its next try. */
 export interface RateLimiter {

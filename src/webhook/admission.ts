@@ -93,7 +93,7 @@ function review(response: AdmissionResponse): AdmissionHttpResponse {
 }
 
 /** Encodes a JSONPatch the way AdmissionResponse.patch carries it. */
-export function encodePatch(ops: readonly JsonPatchOperation[]): string {
+function encodePatch(ops: readonly JsonPatchOperation[]): string {
   return Buffer.from(JSON.stringify(ops), 'utf8').toString('base64');
 }
 
@@ -101,7 +101,7 @@ export function encodePatch(ops: readonly JsonPatchOperation[]): string {
  * The JSONPatch turning `original` into `mutated`. fast-json-patch escapes
  * `~` and `/` in keys (`sidecar.istio.io~1status`), so annotation keys are safe.
  */
-export function podPatch(original: unknown, mutated: unknown): JsonPatchOperation[] {
+function podPatch(original: unknown, mutated: unknown): JsonPatchOperation[] {
   // Through JSON first so undefined fields never appear as operations.
   return compare(jsonClone(original) as object, jsonClone(mutated) as object) as JsonPatchOperation[];
 }
@@ -140,11 +140,6 @@ export function createAdmissionApp(opts: AdmissionAppOptions): AdmissionApp {
       return handle(body);
     },
   };
-}
-
-/** Answers one parsed AdmissionReview with `config`; see the file comment for the cases. */
-export function handleAdmissionReview(body: unknown, config: InjectorConfig): AdmissionHttpResponse {
-  return createAdmissionApp({ config }).handle(body);
 }
 
 function handleReview(body: unknown, config: InjectorConfig, emit: (e: AdmissionEvent) => void): AdmissionHttpResponse {

@@ -37,7 +37,7 @@ export interface WebhookServer {
   close(): Promise<void>;
 }
 
-export const INJECT_PATH = '/inject';
+const INJECT_PATH = '/inject';
 const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -25,7 +25,7 @@ interface Options {
 }
 
 /** MutatingWebhookConfigurations from YAML (documents, or a List). */
-export function parseWebhookConfigurations(text: string, source: string): V1MutatingWebhookConfiguration[] {
+function parseWebhookConfigurations(text: string, source: string): V1MutatingWebhookConfiguration[] {
   const out: V1MutatingWebhookConfiguration[] = [];
   const visit = (o: unknown) => {
     if (!isPlainObject(o)) return;

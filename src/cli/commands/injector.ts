@@ -18,7 +18,7 @@ interface Options {
   config?: string;
 }
 
-export function parsePort(value: string): number {
+function parsePort(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n > 65535) throw new CliError(`--port: "${value}" is not a port number (0-65535; 0 picks a free port)`, 2);
   return n;
@@ -31,7 +31,7 @@ export async function loadConfig(path: string | undefined, revision: string | un
   return parseInjectorConfigYaml(text, revision);
 }
 
-export function waitForSignal(signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): Promise<NodeJS.Signals> {
+function waitForSignal(signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const handlers = signals.map((s) => {
       const h = () => {

@@ -18,7 +18,7 @@ interface Options {
 }
 
 /** "host:port" → parts; the host may be empty (all interfaces) or a bracketed IPv6 address. */
-export function parseAddress(value: string): { host: string; port: number } {
+function parseAddress(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) throw new CliError(`--health-address: "${value}" is not host:port (e.g. 0.0.0.0:8080, 127.0.0.1:0)`, 2);

@@ -15,11 +15,11 @@ import {
   formatStatusText,
   formatTable,
   progressBar,
-  revisionResolver,
   type NamespaceRow,
   type StatusInput,
 } from '../../../src/cli/status-view.js';
 import type { MeshRevision } from '../../../src/api/meshrevision.js';
+import { recordedResolver } from '../../../src/policy/routing.js';
 import type { MigrationStatus } from '../../../src/api/migration.js';
 
 // ---------------------------------------------------------------------------
@@ -174,7 +174,7 @@ describe('cli: meshrev status view', function () {
     it('takes tags from status.activeTags, not spec.tags, so a tag lost in a collision resolves to its holder', function () {
       const holder = mrev('1-20', { tags: ['canary'] });
       const loser = mrev('1-21', { tags: ['canary'], activeTags: [] });
-      const resolve = revisionResolver([loser, holder]);
+      const resolve = recordedResolver([loser, holder]);
       expect(resolve('canary')).to.equal('1-20');
       expect(resolve('1-21')).to.equal('1-21');
       expect(resolve('nope')).to.equal(undefined);
@@ -184,13 +184,13 @@ describe('cli: meshrev status view', function () {
       const claimant = mrev('1-21', { default: false });
       claimant.spec.default = true;
       const holder = mrev('1-20', { default: true });
-      expect(revisionResolver([claimant, holder])('default')).to.equal('1-20');
-      expect(revisionResolver([claimant])('default')).to.equal(undefined);
+      expect(recordedResolver([claimant, holder])('default')).to.equal('1-20');
+      expect(recordedResolver([claimant])('default')).to.equal(undefined);
     });
 
     it('falls back to an unmanaged webhook holding the upstream default entries when no MeshRevision holds the default', function () {
       const chart = chartWebhook('istio-sidecar-injector', '1-19', {}, ['namespace.sidecar-injector.istio.io', 'object.sidecar-injector.istio.io']);
-      expect(revisionResolver([], [chart])('default')).to.equal('1-19');
+      expect(recordedResolver([], [chart])('default')).to.equal('1-19');
     });
   });
 

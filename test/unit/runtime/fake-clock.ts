@@ -1,6 +1,6 @@
 // A manual clock for the runtime's unit tests: timers fire only when the test
 // advances time, so backoff and requeue-after are checked without sleeping.
-import type { Clock } from '../../../src/runtime/workqueue.js';
+import type { Clock } from '../../../src/kube/clock.js';
 
 interface Timer {
   id: number;
