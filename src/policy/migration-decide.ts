@@ -16,7 +16,7 @@
 // given ADMISSION_PROBE_DEADLINE_MS from when this process first saw it —
 // a restarted operator looks again before it fails a namespace.
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
-import type { CheckInstance, HealthChecksStatus, Measurement } from '../api/health.js';
+import { REASON_HEALTH_CHECK_FAILED, type CheckInstance, type HealthChecksStatus, type Measurement } from '../api/health.js';
 import type { MeshRevision } from '../api/meshrevision.js';
 import type { Workload } from '../api/workload.js';
 import {
@@ -60,10 +60,8 @@ import {
   planWorkloads,
   readOrigin,
   returnedNamespaces,
-  sourceOf,
   type MigrationPlan,
   type NamespaceClass,
-  type RevisionResolver,
   type WorkloadAction,
   type WorkloadRef,
 } from './migration.js';
@@ -76,6 +74,7 @@ import {
   type NamespacePatch,
   type WorkloadRestart,
 } from './migration-patches.js';
+import { sourceOfLabels, type RevisionResolver } from './routing.js';
 
 /** While namespaces move, look again this often even without watch events. */
 export const PROGRESS_RECHECK_MS = 2000;
@@ -326,7 +325,7 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
   for (const r of returnedNamespaces(name, namespaces)) {
     const byGate = r.origin.rollbackReason !== undefined && r.origin.rollbackGeneration === generation;
     if (scene.outcomes.has(r.name) || !(rollbackAll || rollbackListed.has(r.name) || byGate)) continue;
-    const entry: NamespaceMigrationStatus = { name: r.name, state: NS_ROLLED_BACK, step: prevByName.get(r.name)?.step ?? 0, from: sourceOf(r.origin.labels) ?? 'none' };
+    const entry: NamespaceMigrationStatus = { name: r.name, state: NS_ROLLED_BACK, step: prevByName.get(r.name)?.step ?? 0, from: sourceOfLabels(r.origin.labels) ?? 'none' };
     // Deleting the MeshRevision: its records on namespaces go with it.
     scene.outcomes.set(r.name, { entry, restarts: [], rolling: 0, ...(obs.deleting ? { patch: forgetOrigin(scene.byName.get(r.name)!) } : {}) });
   }
@@ -384,7 +383,7 @@ function stayMigrated(scene: Scene, ns: V1Namespace, origin: NamespaceOrigin, en
 /** A moved namespace going forward: keep its target labels, restart what must move, verify. */
 function advanceNamespace(scene: Scene, ns: V1Namespace, origin: NamespaceOrigin, step: number): NsOutcome {
   const name = ns.metadata!.name!;
-  const from = sourceOf(origin.labels) ?? 'none';
+  const from = sourceOfLabels(origin.labels) ?? 'none';
   if (!hasTargetLabels(ns, scene.target)) {
     // Someone changed the labels after the move: converge back to the target (level-triggered).
     return {
@@ -400,7 +399,7 @@ function advanceNamespace(scene: Scene, ns: V1Namespace, origin: NamespaceOrigin
 /** A moved namespace going back: restore its origin labels, restart what must move back, verify, forget the origin. */
 function returnNamespace(scene: Scene, ns: V1Namespace, origin: NamespaceOrigin, step: number): NsOutcome {
   const name = ns.metadata!.name!;
-  const from = sourceOf(origin.labels) ?? 'none';
+  const from = sourceOfLabels(origin.labels) ?? 'none';
   if (!hasOriginLabels(ns, origin) || !origin.returnedAt) {
     return {
       entry: { name, state: NS_ROLLING_BACK, step, from, message: 'restoring its origin labels' },
@@ -631,7 +630,7 @@ function checksGate(scene: Scene, steps: readonly StepStatus[], gateReason: stri
     movedNamespaces: entries(scene).filter((e) => e.state !== NS_ROLLED_BACK).map((e) => e.name),
   });
   const reason = `health check failed: ${result.message}`;
-  scene.events.push({ type: 'Warning', reason: 'HealthCheckFailed', message: `${reason}; onFailure: ${scene.policy}` });
+  scene.events.push({ type: 'Warning', reason: REASON_HEALTH_CHECK_FAILED, message: `${reason}; onFailure: ${scene.policy}` });
   scene.gateFailures.push({ gate: 'check', action: scene.policy });
   if (response.action === 'rollback' && response.scope === 'all') return { status, rollbackAll: reason };
   if (response.action === 'rollback') sendBack(scene, new Set(response.namespaces), reason, () => result.message);
@@ -732,7 +731,7 @@ function startNamespace(scene: Scene, n: string, step: number): void {
   const ns = scene.byName.get(n)!;
   const origin: NamespaceOrigin = { ...originOf(ns, scene.name, scene.target), movedAt: formatTime(scene.obs.now) };
   scene.outcomes.set(n, {
-    entry: { name: n, state: NS_MIGRATING, step, from: sourceOf(origin.labels) ?? 'none', message: 'relabelled; restarting workloads' },
+    entry: { name: n, state: NS_MIGRATING, step, from: sourceOfLabels(origin.labels) ?? 'none', message: 'relabelled; restarting workloads' },
     restarts: [],
     rolling: 0,
     patch: relabelToTarget(ns, scene.target, origin),

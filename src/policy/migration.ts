@@ -17,6 +17,8 @@ import {
   type MigrationStep,
   type NamespaceOrigin,
 } from '../api/migration.js';
+import { isLivePod } from './pods.js';
+import { sourceOfLabels } from './routing.js';
 import { matchesLabelSelector } from './selectors.js';
 import { parseDuration } from './validation.js';
 
@@ -52,14 +54,6 @@ export function originOf(ns: V1Namespace, meshRevision: string, revision: string
   if (labels[LABEL_ISTIO_INJECTION] !== undefined) o.labels['istio-injection'] = labels[LABEL_ISTIO_INJECTION];
   if (labels[LABEL_ISTIO_REV] !== undefined) o.labels['istio.io/rev'] = labels[LABEL_ISTIO_REV];
   return o;
-}
-
-/** The `from` value a set of injection labels selects: "default", a revision/tag, or undefined (none / disabled). */
-export function sourceOf(labels: Record<string, string | undefined>): string | undefined {
-  const injection = labels[LABEL_ISTIO_INJECTION];
-  // istio-injection (any value) beats istio.io/rev; only "enabled" injects.
-  if (injection !== undefined) return injection === 'enabled' ? FROM_DEFAULT : undefined;
-  return labels[LABEL_ISTIO_REV];
 }
 
 /** Whether the namespace's labels are exactly the migration's target labels. */
@@ -119,14 +113,14 @@ export function classifyNamespaces(input: ClassifyInput): NamespaceClass[] {
     if (!name) continue;
     const recorded = readOrigin(ns);
     if (recorded && recorded.meshRevision === input.meshRevision && !recorded.rolledBackAt) {
-      out.push({ kind: 'moved', name, from: sourceOf(recorded.labels) ?? 'none', origin: recorded });
+      out.push({ kind: 'moved', name, from: sourceOfLabels(recorded.labels) ?? 'none', origin: recorded });
       continue;
     }
     // A namespace this migration already returned is judged by its labels again (a later generation
     // may move it anew); another migration's namespace is left to that migration.
     const origin = recorded && !(recorded.meshRevision === input.meshRevision) ? recorded : undefined;
     const labels = ns.metadata?.labels ?? {};
-    const source = sourceOf(labels);
+    const source = sourceOfLabels(labels);
     let reason: string | undefined;
     if (SYSTEM_NAMESPACES.includes(name)) reason = 'system namespace';
     else if (origin && !origin.rolledBackAt) reason = `being migrated by MeshRevision ${origin.meshRevision}`;
@@ -258,10 +252,6 @@ function refOf(w: Workload): WorkloadRef {
   return { kind: w.kind, namespace: w.metadata?.namespace ?? '', name: w.metadata?.name ?? '', ...(rv ? { resourceVersion: rv } : {}) };
 }
 
-function isLivePod(p: V1Pod): boolean {
-  return !p.metadata?.deletionTimestamp && p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed';
-}
-
 function selectorOf(w: Workload): V1LabelSelector | undefined {
   return w.spec?.selector;
 }
@@ -312,10 +302,10 @@ function neverInjected(labels: Record<string, string> | undefined, annotations: 
 }
 
 /** Container restarts after which a pod on the new revision counts as failing even without CrashLoopBackOff. */
-export const MAX_CONTAINER_RESTARTS = 3;
+const MAX_CONTAINER_RESTARTS = 3;
 
 /** Why one of these pods is unhealthy (CrashLoopBackOff, restarts climbing), or undefined. */
-export function unhealthyPod(pods: readonly V1Pod[]): string | undefined {
+function unhealthyPod(pods: readonly V1Pod[]): string | undefined {
   for (const p of pods) {
     for (const cs of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
       const waiting = cs.state?.waiting?.reason;
@@ -458,6 +448,3 @@ export function planWorkloads(input: WorkloadPlanInput): WorkloadPlan {
   }
   return { actions, reported };
 }
-
-/** The revision whose injector serves a `from` value: "default" → the default revision, a tag → its revision. */
-export type RevisionResolver = (value: string) => string | undefined;

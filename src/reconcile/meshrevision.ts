@@ -29,9 +29,9 @@ import type { InjectionProbe } from '../kube/admission-probe.js';
 import { apiErrorMessage, isConflict, isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/workqueue.js';
-import { FROM_DEFAULT } from '../api/migration.js';
 import type { Workload } from '../api/workload.js';
-import { readOrigin, type RevisionResolver } from '../policy/migration.js';
+import { readOrigin } from '../policy/migration.js';
+import { resolverFrom, type RevisionResolver } from '../policy/routing.js';
 import type { ClaimDecision } from '../policy/webhooks.js';
 import { MigrationExecutor, type Observers } from './migration.js';
 import { RevisionMemos } from './memo.js';
@@ -42,7 +42,7 @@ const PROBE_CACHE_MS = 3000;
 
 export const CONTROLLER_NAME = 'meshrevision';
 
-export const MESHREVISION_RESOURCE = { group: GROUP, version: VERSION, plural: PLURAL };
+const MESHREVISION_RESOURCE = { group: GROUP, version: VERSION, plural: PLURAL };
 
 /** Status changes that are only progress (see progressOnly) are written at most this often per MeshRevision. */
 export const STATUS_PROGRESS_INTERVAL_MS = 5000;
@@ -119,15 +119,12 @@ export class MeshRevisionReconciler {
     return result;
   }
 
-  /** The real revision behind a `from` value, as the claims currently stand. */
+  /**
+   * The real revision behind a `from` value: MeshRevision claims first, then the webhooks meshrev
+   * does not own (istiod's chart, istioctl tags) — the same answer `meshrev plan` and `status` give.
+   */
   private resolver(claims: Map<string, ClaimDecision>): RevisionResolver {
-    return (value: string) => {
-      for (const c of claims.values()) {
-        if (!c.servesRevision) continue;
-        if (value === FROM_DEFAULT ? c.holdsDefault : c.revision === value || c.tags.includes(value)) return c.revision;
-      }
-      return undefined;
-    };
+    return resolverFrom(claims, this.d.webhooks.list());
   }
 
   /** The reconcile function for the work queue: key = MeshRevision name. */

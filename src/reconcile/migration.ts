@@ -30,7 +30,8 @@ import {
   type Needs,
 } from '../policy/migration-decide.js';
 import type { Workload } from '../api/workload.js';
-import { hasTargetLabels, readOrigin, type RevisionResolver } from '../policy/migration.js';
+import { hasTargetLabels, readOrigin } from '../policy/migration.js';
+import type { RevisionResolver } from '../policy/routing.js';
 import { stampRestart } from '../policy/migration-patches.js';
 import type { Logger } from '../runtime/logger.js';
 import type { RevisionMemos } from './memo.js';

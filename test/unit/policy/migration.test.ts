@@ -28,13 +28,13 @@ import {
   resourceVersionOlder,
   rolloutComplete,
   rolloutDeadlineMs,
-  sourceOf,
   stepTargets,
   type NamespaceClass,
   type PauseKind,
   type WorkloadAction,
   type WorkloadPlanInput,
 } from '../../../src/policy/migration.js';
+import { sourceOfLabels as sourceOf } from '../../../src/policy/routing.js';
 import { requestRollback } from '../../../src/reconcile/migration.js';
 
 type L = Record<string, string>;

@@ -1,7 +1,6 @@
 import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { MeshRevision, MeshRevisionSpec, MeshRevisionStatus } from '../../../src/api/meshrevision.js';
-import { sourceOf } from '../../../src/policy/migration.js';
 import {
   namespaceSelection,
   podRoute,
@@ -63,8 +62,6 @@ describe('routing: namespace-label precedence', () => {
     it(r.name, () => {
       expect(namespaceSelection(r.labels, r.mesh)).to.deep.equal(r.want);
       expect(sourceOfLabels(r.labels)).to.equal(r.from);
-      // Drop-in for policy/migration.ts sourceOf: the same answer on every row.
-      expect(sourceOfLabels(r.labels)).to.equal(sourceOf(r.labels));
     });
   }
 });
