@@ -15,6 +15,7 @@ import {
   type WorkloadAction,
   type WorkloadRef,
 } from '../policy/migration.js';
+import { decide, type MigrationDecision } from '../policy/migration-decide.js';
 import { recordedResolver } from '../policy/routing.js';
 import { formatTable } from './status-view.js';
 
@@ -62,11 +63,29 @@ export interface PlanStepJson {
   namespaces: PlanNamespaceJson[];
 }
 
+/**
+ * What the operator would decide in its next reconcile, by the same `decide` it runs — before the
+ * dry runs, the injector gate and the checks it would look at first (`waitingFor`).
+ */
+export interface PlanNow {
+  /** The migration's phase after that reconcile. */
+  phase: string;
+  /** Namespaces it would relabel now. */
+  start: string[];
+  /** Workloads it would restart now (once their dry runs confirm), "namespace/Kind/name", sorted. */
+  restart: string[];
+  /** Why nothing new starts now, or null. */
+  held: string | null;
+  /** What it observes before acting: the injector gate, dry runs, health checks due. */
+  waitingFor: string[];
+}
+
 /** The `meshrev plan -o json` document. An e2e test compares it with what the operator does: keep its shape. */
 export interface PlanJson {
   steps: PlanStepJson[];
   /** Namespaces the migration never touches, with why, sorted by namespace. */
   skipped: { namespace: string; reason: string }[];
+  now: PlanNow;
 }
 
 export interface PlanNamespaceDetail extends PlanNamespaceJson {
@@ -92,6 +111,7 @@ export interface PlanReport {
   eligible: number;
   steps: PlanStepDetail[];
   skipped: { namespace: string; reason: string }[];
+  now: PlanNow;
   /** Things to know before applying (text only). */
   notes: string[];
 }
@@ -196,8 +216,83 @@ export function buildPlan(input: PlanInput): PlanReport {
     eligible: plan.order.length,
     steps,
     skipped,
+    now: nowOf(input, (ns) => workloadsByNs.get(ns) ?? [], (ns) => podsByNs.get(ns) ?? []),
     notes: notesFor(input),
   };
+}
+
+/** A spec as compared by the plan: keys sorted, so a file and the API server's copy compare equal. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * The MeshRevision as the operator would see it once the file is applied: the live object's status
+ * and generation, the generation one more when the file changes the spec (a new generation starts clean).
+ */
+function asApplied(input: PlanInput): MeshRevision {
+  const file = input.meshRevision;
+  const live = (input.clusterMeshRevisions ?? []).find((m) => m.metadata.name === file.metadata.name && m.spec.revision === file.spec.revision);
+  if (!live) return { ...file, metadata: { ...file.metadata, generation: 1 } };
+  const generation = (live.metadata.generation ?? 1) + (canonical(live.spec) === canonical(file.spec) ? 0 : 1);
+  return { ...file, metadata: { ...live.metadata, generation }, ...(live.status ? { status: live.status } : {}) };
+}
+
+function nowOf(input: PlanInput, workloads: (ns: string) => Workload[], pods: (ns: string) => V1Pod[]): PlanNow {
+  const mrev = asApplied(input);
+  const d = decide({
+    mrev,
+    now: input.now,
+    deleting: false,
+    resolve: recordedResolver(input.clusterMeshRevisions ?? [], input.webhooks ?? []),
+    view: { namespaces: input.namespaces, workloads, pods },
+    memo: new Map(),
+    admission: new Map(),
+    measurements: new Map(),
+  });
+  if (!d) return { phase: 'None', start: [], restart: [], held: 'no spec.migration and nothing moved', waitingFor: [] };
+  const waitingFor = [
+    ...(d.needs.injector ? [`the injector of ${mrev.spec.revision} to answer (checked before anything moves)`] : []),
+    ...d.needs.admission.map((a) => `a dry-run pod in ${a.namespace} injected by the expected revision (restarts wait for it)`),
+    ...d.needs.checks.map((c) => `health check ${c.key}`),
+  ];
+  return {
+    phase: d.result.status.phase ?? 'Pending',
+    start: [...d.started],
+    restart: d.restarts.map((r) => `${r.ref.namespace}/${r.ref.kind}/${r.ref.name}`).sort(),
+    held: heldReason(d, input.now),
+    waitingFor,
+  };
+}
+
+/** Why the decision starts nothing new, in words that say what would move it on; null when it does start (or is done). */
+function heldReason(d: MigrationDecision, now: Date): string | null {
+  const s = d.result.status;
+  const step = s.currentStep ?? 1;
+  switch (s.phase) {
+    case 'Suspended':
+      return 'spec.migration.paused is true: set it to false to go on';
+    case 'AwaitingPromotion':
+      return `step ${step} ends in an indefinite pause: set spec.migration.promotedStep to ${step} to go on`;
+    case 'Paused':
+      if (s.blocked) return s.blocked;
+      return `soaking after step ${step}${d.result.requeueAfterMs !== undefined ? ` until ${new Date(now.getTime() + d.result.requeueAfterMs).toISOString()}` : ''}`;
+    case 'Failed':
+    case 'RollingBack':
+    case 'RolledBack':
+      return `${s.phase}: ${s.rollbackReason ?? 'see status'}; a spec change starts a new generation`;
+    case 'Succeeded':
+      return null;
+    default:
+      if (s.blocked) return s.blocked;
+      if (d.started.length > 0) return null;
+      if ((s.counts?.inProgress ?? 0) > 0) return `${s.counts!.inProgress} namespace(s) still in flight (maxConcurrentNamespaces, or the step is not complete)`;
+      return null;
+  }
 }
 
 /** The `-o json` document: exactly PlanJson's fields, nothing else. */
@@ -210,6 +305,7 @@ export function planJson(report: PlanReport): PlanJson {
       namespaces: s.namespaces.map((n) => ({ name: n.name, from: n.from, restart: [...n.restart], skipped: n.skipped, reported: n.reported })),
     })),
     skipped: report.skipped,
+    now: report.now,
   };
 }
 
@@ -235,6 +331,15 @@ function fromText(from: PlanReport['from']): string {
       return f.revision === f.value ? what : `${what} → ${f.revision}`;
     })
     .join('; ');
+}
+
+function nowText(now: PlanNow): string[] {
+  const out = [`Now: the operator's next reconcile would leave the migration ${now.phase}`];
+  if (now.start.length > 0) out.push(`  start   ${now.start.join(', ')}`);
+  if (now.restart.length > 0) out.push(`  restart ${now.restart.join(', ')}`);
+  if (now.held !== null) out.push(`  held    ${now.held}`);
+  for (const w of now.waitingFor) out.push(`  first   ${w}`);
+  return out;
 }
 
 /** The human plan: the steps with, per namespace, what restarts, what is left alone, what is reported; then the namespaces left out. */
@@ -265,6 +370,8 @@ export function formatPlanText(report: PlanReport): string {
     }
   });
   if (report.steps.every((s) => s.namespaces.length === 0)) out.push('No namespace would move.');
+  out.push('');
+  out.push(...nowText(report.now));
 
   const listed = report.skipped.filter((s) => s.reason !== REASON_NO_INJECTION_LABEL);
   const unlabelled = report.skipped.length - listed.length;

@@ -362,7 +362,13 @@ function directionOf(
           ? 'spec.migration.rollback.all is true'
           : (prev.rollbackReason ?? 'rollback requested');
   const rollbackReason =
-    forcedRollback ?? (rollbackAll ? why() : rollbackListed.size > 0 ? `spec.migration.rollback.namespaces lists ${[...rollbackListed].join(', ')}` : gateFailure);
+    forcedRollback ??
+    (rollbackAll
+      ? why()
+      : rollbackListed.size > 0
+        ? `spec.migration.rollback.namespaces lists ${[...rollbackListed].join(', ')}`
+        : // A failed migration keeps saying why for as long as it stays failed.
+          (gateFailure ?? (terminal && sameGeneration ? prev.rollbackReason : undefined)));
   return { rollbackAll, rollbackListed, gateFailure, terminal, rollbackReason };
 }
 

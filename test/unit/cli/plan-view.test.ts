@@ -155,6 +155,57 @@ describe('cli: meshrev plan view', function () {
         { namespace: 'pinned-rev', reason: 'on 1-19, not in spec.migration.from' },
         { namespace: 'plain', reason: 'no injection label' },
       ],
+      // 'early' is already relabelled and on 1-21: step 1 is complete now, and its 30s soak starts.
+      now: {
+        phase: 'Paused',
+        start: [],
+        restart: [],
+        held: 'soaking after step 1 until 2024-05-01T12:00:30.000Z',
+        waitingFor: ['the injector of 1-21 to answer (checked before anything moves)'],
+      },
+    });
+  });
+
+  describe('now: the operator\'s next decision', function () {
+    const live = (migration: Partial<NonNullable<MeshRevision['spec']['migration']>>, status?: MeshRevision['status']): PlanInput => {
+      const i = input();
+      const spec = { ...i.meshRevision.spec, migration: { ...i.meshRevision.spec.migration!, ...migration } };
+      i.meshRevision = { ...i.meshRevision, spec };
+      i.clusterMeshRevisions = [...(i.clusterMeshRevisions ?? []), { ...i.meshRevision, metadata: { ...i.meshRevision.metadata, generation: 4, uid: 'u' }, ...(status ? { status } : {}) }];
+      return i;
+    };
+
+    it('names the namespaces a fresh migration would start and what it checks first', function () {
+      const i = input();
+      i.namespaces = i.namespaces.filter((n) => n.metadata?.name !== 'early');
+      const now = buildPlan(i).now;
+      expect(now.phase).to.equal('Progressing');
+      expect(now.start).to.deep.equal(['cart']);
+      expect(now.held).to.equal(null);
+      expect(now.waitingFor).to.deep.equal(['the injector of 1-21 to answer (checked before anything moves)']);
+    });
+
+    it('says a suspended live migration is held by spec.migration.paused', function () {
+      const now = buildPlan(live({ paused: true })).now;
+      expect(now.phase).to.equal('Suspended');
+      expect(now.start).to.deep.equal([]);
+      expect(now.held).to.contain('spec.migration.paused is true');
+    });
+
+    it('says which promotedStep a migration awaiting promotion needs', function () {
+      const now = buildPlan(live({ steps: [{ namespaces: 1, pause: 'indefinite' }] })).now;
+      expect(now.phase).to.equal('AwaitingPromotion');
+      expect(now.held).to.contain('set spec.migration.promotedStep to 1');
+    });
+
+    it('says a failed migration of this generation holds until the spec changes, and a changed spec starts clean', function () {
+      const failed = { migration: { generation: 4, phase: 'Failed' as const, rollbackReason: 'health gate failed: shop' } };
+      const held = buildPlan(live({}, failed)).now;
+      expect(held.phase).to.equal('Failed');
+      expect(held.held).to.contain('health gate failed: shop');
+      const i = live({}, failed);
+      i.meshRevision = { ...i.meshRevision, spec: { ...i.meshRevision.spec, migration: { ...i.meshRevision.spec.migration!, maxConcurrentNamespaces: 2 } } };
+      expect(buildPlan(i).now.phase).to.not.equal('Failed');
     });
   });
 
