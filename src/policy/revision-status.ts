@@ -77,6 +77,9 @@ export function computeInUse(
     list.push(reason);
     why.set(ns, list);
   };
+  // A MeshRevision that lost its revision claim serves nothing: whoever holds the revision serves
+  // its namespaces and pods, and they must not hold this one's deletion (it would never finish).
+  if (decision && !decision.servesRevision) return { namespaces: [], why: new Map(), podCount: 0 };
   const values = new Set<string>([revision, ...(decision?.servesRevision ? decision.tags : [])]);
   for (const ns of namespaces) {
     const name = ns.metadata?.name;

@@ -112,6 +112,14 @@ describe('revision status', () => {
         want: { namespaces: [] },
       },
       {
+        // Issue 17 defect 4: the holder's namespaces and pods kept a losing claimant's finalizer forever.
+        name: 'counts nothing for a MeshRevision that lost its revision claim: the holder serves those namespaces and pods',
+        decision: { servesRevision: false, tags: [] },
+        namespaces: [ns('shop', { [REV]: REVISION })],
+        pods: [{ metadata: { name: 'p', namespace: 'shop', annotations: { 'istio.io/rev': REVISION } }, status: { phase: 'Running' } }],
+        want: { namespaces: [], podCount: 0 },
+      },
+      {
         name: 'counts istio-injection=enabled while it holds the default',
         decision: { holdsDefault: true },
         namespaces: [ns('shop', { [NSI]: 'enabled' })],
