@@ -121,7 +121,7 @@ export const DEFAULT_EXPECTED_STATUS = 200;
 export const DEFAULT_HTTP_METHOD: HttpMethod = 'GET';
 export const DEFAULT_ON_FAILURE: OnFailure = 'rollbackStep';
 
-// Bounds (the CRD's; src/policy/validation.ts checks the same).
+// Bounds (the CRD's; src/policy/validation/health-checks.ts checks the same).
 
 /** At most this many checks of each kind: keeps status small and the CRD's CEL cost bounded. */
 export const MAX_PROMETHEUS_CHECKS = 16;

@@ -15,6 +15,28 @@ export const DEFAULT_MAX_CONCURRENT_RESTARTS = 5;
 /** How long a restarted workload may take to roll out when it sets no progressDeadlineSeconds. */
 export const DEFAULT_ROLLOUT_TIMEOUT_SECONDS = 600;
 
+// Bounds (the CRD's; src/policy/validation/migration.ts checks the same and
+// test/unit/crd.test.ts keeps the two in step).
+
+/** spec.migration.from: at most this many revisions. */
+export const MAX_MIGRATION_FROM = 16;
+/** spec.migration.steps: at most this many (a final 100% step may be implied on top). */
+export const MAX_MIGRATION_STEPS = 20;
+export const MIN_CONCURRENT_NAMESPACES = 1;
+export const MAX_CONCURRENT_NAMESPACES = 100;
+export const MIN_CONCURRENT_RESTARTS = 1;
+export const MAX_CONCURRENT_RESTARTS = 500;
+export const MIN_ROLLOUT_TIMEOUT_SECONDS = 10;
+export const MAX_ROLLOUT_TIMEOUT_SECONDS = 86_400;
+/** spec.migration.rollback.namespaces: at most this many. */
+export const MAX_ROLLBACK_NAMESPACES = 1000;
+/** Bounds on spec.migration.namespaceSelector, which keep the CRD's CEL cost within budget. */
+export const MAX_SELECTOR_MATCH_LABELS = 64;
+export const MAX_SELECTOR_EXPRESSIONS = 32;
+export const MAX_SELECTOR_VALUES = 64;
+/** spec.migration.steps[].pause: at most this many characters. */
+export const MAX_PAUSE_LENGTH = 64;
+
 /** What a failed gate (built-in or user-defined) does: return the failing namespace, its whole step, everything moved, or stop and wait for a person. */
 export type MigrationFailurePolicy = 'rollbackNamespace' | 'rollbackStep' | 'rollbackAll' | 'pause';
 export const MIGRATION_FAILURE_POLICIES: readonly MigrationFailurePolicy[] = ['rollbackNamespace', 'rollbackStep', 'rollbackAll', 'pause'];

@@ -44,7 +44,7 @@ import {
   type ResolvedHttpCheck,
   type ResolvedPrometheusCheck,
 } from '../api/health.js';
-import { parseDuration } from './validation.js';
+import { parseDuration } from './validation/index.js';
 
 // ---------------------------------------------------------------------------
 // Resolving the spec

@@ -17,7 +17,7 @@ import {
   type NamespaceOrigin,
 } from '../api/migration.js';
 import { matchesLabelSelector } from './selectors.js';
-import { parseDuration } from './validation.js';
+import { parseDuration } from './validation/index.js';
 
 // ---------------------------------------------------------------------------
 // Origins

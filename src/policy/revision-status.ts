@@ -42,7 +42,7 @@ import {
 } from '../api/migration.js';
 import type { HealthChecksStatus } from '../api/health.js';
 import { formatTime, setKstatusConditions, type KstatusInput } from './conditions.js';
-import type { FieldError } from './validation.js';
+import type { FieldError } from './validation/index.js';
 import type { ClaimDecision, ForeignWebhookConflict } from './webhooks.js';
 
 /** Who still relies on a revision: deletion waits while this is not empty. */

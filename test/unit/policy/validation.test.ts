@@ -13,7 +13,7 @@ import {
   validateMigrationSpec,
   webhookConfigurationDiff,
   webhookConfigurationNeedsWrite,
-} from '../../../src/policy/validation.js';
+} from '../../../src/policy/validation/index.js';
 import { desiredWebhookConfiguration, resolveClaims } from '../../../src/policy/webhooks.js';
 
 /** A path in the repository, found from the working directory or this file (tests also run from a build directory). */
