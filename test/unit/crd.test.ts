@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import {
   DEFAULT_FAILURE_POLICY,
@@ -79,18 +78,7 @@ import {
   type NamespaceMigrationStatus,
 } from '../../src/api/migration.js';
 import { validateMeshRevision } from '../../src/policy/validation/index.js';
-
-/** A path in the repository, found from the working directory or this file (tests also run from a build directory). */
-function repoPath(rel: string): string {
-  const starts = [process.cwd(), dirname(fileURLToPath(import.meta.url))];
-  for (const start of starts) {
-    for (let dir = resolve(start); ; dir = dirname(dir)) {
-      if (existsSync(join(dir, rel))) return join(dir, rel);
-      if (dirname(dir) === dir) break;
-    }
-  }
-  throw new Error(`cannot find ${rel} above ${starts.join(' or ')}`);
-}
+import { repoPath } from '../support/repo.js';
 
 interface Rule {
   rule: string;
