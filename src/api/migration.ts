@@ -36,6 +36,13 @@ export const MAX_SELECTOR_EXPRESSIONS = 32;
 export const MAX_SELECTOR_VALUES = 64;
 /** spec.migration.steps[].pause: at most this many characters. */
 export const MAX_PAUSE_LENGTH = 64;
+/**
+ * spec.migration.steps[].pause: at most this long (30 days). A longer soak is a
+ * typo, or waiting for a person, which is what "indefinite" is for; without a
+ * bound a pause too large to compute (e.g. 3000000000h) was read as no pause.
+ */
+export const MAX_PAUSE = '720h';
+export const MAX_PAUSE_MS = 720 * 3_600_000;
 
 /** What a failed gate (built-in or user-defined) does: return the failing namespace, its whole step, everything moved, or stop and wait for a person. */
 export type MigrationFailurePolicy = 'rollbackNamespace' | 'rollbackStep' | 'rollbackAll' | 'pause';

@@ -4,6 +4,7 @@
 import {
   DEFAULT_INTERVAL,
   HTTP_METHODS,
+  MAX_DURATION_LENGTH,
   MAX_FAILURE_THRESHOLD,
   MAX_HTTP_CHECKS,
   MAX_INTERVAL_MS,
@@ -16,13 +17,15 @@ import {
   NO_DATA_RULES,
   QUERY_VARIABLES,
 } from '../../api/health.js';
-import { checkDuration, parseDuration } from './durations.js';
+import { checkDuration, parseDuration, type DurationBounds } from './durations.js';
 import { dnsLabel, intInRange, isObject, quote, unknownFields, type FieldError } from './fields.js';
 
 const HEALTH_FIELDS = ['prometheus', 'http'];
 const PROMETHEUS_FIELDS = ['name', 'address', 'query', 'min', 'max', 'interval', 'failureThreshold', 'noData', 'timeout'];
 const HTTP_FIELDS = ['name', 'url', 'method', 'expectedStatus', 'timeout', 'interval', 'failureThreshold'];
 const PLACEHOLDER_ANY = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
+const INTERVAL_BOUNDS: DurationBounds = { minMs: MIN_INTERVAL_MS, maxMs: MAX_INTERVAL_MS, maxLength: MAX_DURATION_LENGTH };
+const TIMEOUT_BOUNDS: DurationBounds = { minMs: 0, minExclusive: true, maxMs: MAX_TIMEOUT_MS, maxLength: MAX_DURATION_LENGTH };
 
 function checkUrl(value: unknown, field: string, what: string, errors: FieldError[], allowQuery: boolean): void {
   if (typeof value !== 'string' || value === '') {
@@ -72,8 +75,8 @@ function checkCommon(c: Record<string, unknown>, field: string, names: Map<strin
       names.set(name, field);
     }
   }
-  const interval = checkDuration(c['interval'], `${field}.interval`, 'interval', MIN_INTERVAL_MS, MAX_INTERVAL_MS, errors);
-  const timeout = checkDuration(c['timeout'], `${field}.timeout`, 'timeout', 1, MAX_TIMEOUT_MS, errors);
+  const interval = checkDuration(c['interval'], `${field}.interval`, 'interval', INTERVAL_BOUNDS, errors);
+  const timeout = checkDuration(c['timeout'], `${field}.timeout`, 'timeout', TIMEOUT_BOUNDS, errors);
   const effectiveInterval = interval ?? (c['interval'] === undefined ? parseDuration(DEFAULT_INTERVAL) : undefined);
   if (timeout !== undefined && effectiveInterval !== undefined && timeout > effectiveInterval) {
     errors.push({

@@ -11,6 +11,7 @@ import {
   MAX_MIGRATION_FROM,
   MAX_MIGRATION_STEPS,
   MAX_PAUSE_LENGTH,
+  MAX_PAUSE_MS,
   MAX_ROLLBACK_NAMESPACES,
   MAX_ROLLOUT_TIMEOUT_SECONDS,
   MAX_SELECTOR_EXPRESSIONS,
@@ -22,7 +23,7 @@ import {
   MIN_ROLLOUT_TIMEOUT_SECONDS,
   PAUSE_INDEFINITE,
 } from '../../api/migration.js';
-import { DURATION } from './durations.js';
+import { checkDuration, type DurationBounds, type DurationHints } from './durations.js';
 import { MAX_LABEL, intInRange, isDnsLabel, isObject, quote, unknownFields, type FieldError } from './fields.js';
 
 const MIGRATION_FIELDS = [
@@ -181,15 +182,14 @@ function validateLabelSelector(sel: unknown, path: string, errors: FieldError[])
   });
 }
 
+const PAUSE_BOUNDS: DurationBounds = { minMs: 0, maxMs: MAX_PAUSE_MS, maxLength: MAX_PAUSE_LENGTH };
+const PAUSE_HINTS: DurationHints = {
+  syntax: `is not valid: use a duration such as "30s", "5m", "1h30m" or "500ms" (units ms, s, m, h), or "${PAUSE_INDEFINITE}" to wait for spec.migration.promotedStep`,
+  range: ` (${MAX_PAUSE_MS / 86_400_000} days), or "${PAUSE_INDEFINITE}" to wait for spec.migration.promotedStep`,
+};
+
 function validatePause(pause: unknown, field: string, errors: FieldError[]): void {
-  if (pause === undefined) return;
-  const ok = typeof pause === 'string' && pause.length <= MAX_PAUSE_LENGTH && (pause === PAUSE_INDEFINITE || DURATION.test(pause));
-  if (!ok) {
-    errors.push({
-      field,
-      message: `pause ${quote(pause)} is not valid: use a duration such as "30s", "5m", "1h30m" or "500ms" (units ms, s, m, h), or "${PAUSE_INDEFINITE}" to wait for spec.migration.promotedStep`,
-    });
-  }
+  if (pause !== PAUSE_INDEFINITE) checkDuration(pause, field, 'pause', PAUSE_BOUNDS, errors, PAUSE_HINTS);
 }
 
 function validateSteps(steps: unknown, path: string, errors: FieldError[]): void {

@@ -44,3 +44,33 @@ describe('parseDuration', () => {
     }
   });
 });
+
+describe('parseDuration: durations too long to count in ms', () => {
+  const huge: [string, number | undefined][] = [
+    ['2000000000h', 7_200_000_000_000_000],
+    ['2501999792h', 9_007_199_251_200_000],
+    ['3000000000h', undefined],
+    ['2501999793h', undefined],
+    [`${'9'.repeat(400)}h`, undefined],
+    [`1${'0'.repeat(400)}ms`, undefined],
+    [`0.${'9'.repeat(400)}s`, 1000],
+  ];
+  for (const [text, ms] of huge) {
+    it(`${text.length > 24 ? `${text.slice(0, 12)}…(${text.length} characters)` : JSON.stringify(text)} → ${ms === undefined ? 'undefined' : `${ms}ms`}`, () => {
+      expect(parseDuration(text)).to.equal(ms);
+    });
+  }
+
+  it('returns only safe, finite integers', () => {
+    for (const [text] of huge) {
+      const ms = parseDuration(text);
+      if (ms !== undefined) expect(Number.isSafeInteger(ms), text).to.equal(true);
+    }
+  });
+
+  it('a pause it cannot count is a validation error naming the field and the limit, never "no pause"', () => {
+    const errors = validateMigrationSpec({ from: ['1-20'], steps: [{ percent: 100, pause: '3000000000h' }] });
+    expect(errors.map((e) => e.field)).to.deep.equal(['spec.migration.steps[0].pause']);
+    expect(errors[0]!.message).to.contain('at most 720h');
+  });
+});
