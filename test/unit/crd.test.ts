@@ -245,12 +245,23 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
     const expected: { path: string; rule: string; says: string }[] = [
       { path: 'spec', rule: '!has(self.tags) || !(self.revision in self.tags)', says: 'remove it from spec.tags' },
       { path: 'spec.revision', rule: 'self == oldSelf', says: 'immutable' },
+      { path: 'spec.revision', rule: "self != 'default'", says: 'revision "default" is reserved' },
       { path: 'spec.tags.[]', rule: "self != 'default'", says: 'spec.default: true' },
       { path: 'spec.injector', rule: 'has(self.service) != has(self.url)', says: 'exactly one of' },
       { path: 'spec.injector.url', rule: "isURL(self) && url(self).getScheme() == 'https'", says: 'https://' },
       { path: 'spec.injector.url', rule: "!self.contains('?') && !self.contains('#')", says: 'query' },
       { path: 'spec.injector.service.path', rule: "self.startsWith('/')", says: 'start with' },
       { path: 'spec', rule: '!has(self.migration) || !(self.revision in self.migration.from)', says: 'spec.migration.from must not list the target revision itself' },
+      {
+        path: 'spec',
+        rule: '!has(self.migration) || !has(self.tags) || !self.migration.from.exists(f, f in self.tags)',
+        says: 'it is a tag of this MeshRevision (spec.tags), so its namespaces already get this revision; remove it from spec.migration.from',
+      },
+      {
+        path: 'spec',
+        rule: "!has(self.migration) || !has(self.default) || !self.default || !('default' in self.migration.from)",
+        says: 'spec.migration.from must not list "default" while spec.default is true',
+      },
       { path: 'spec.migration.from.[]', rule: "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", says: 'or "default" for istio-injection=enabled' },
       { path: 'spec.migration.steps.[]', rule: 'has(self.namespaces) != has(self.percent)', says: 'set exactly one of namespaces' },
       {
@@ -730,7 +741,8 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         tags: ['canary'],
         injector: { service: { name: 'istiod-1-21', namespace: 'istio-system', port: 443, path: '/inject' }, failurePolicy: 'Fail', timeoutSeconds: 10 },
         migration: {
-          from: ['default', '1-20'],
+          // Not "default": this MeshRevision is the default, so that would migrate from itself.
+          from: ['1-19', '1-20'],
           namespaceSelector: { matchLabels: { team: 'payments' }, matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['dev'] }] },
           steps: [{ namespaces: 1, pause: 'indefinite' }, { percent: 50, pause: '30s' }, { percent: 100 }],
           maxConcurrentNamespaces: 2,

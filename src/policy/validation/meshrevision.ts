@@ -20,6 +20,12 @@ export function validateMeshRevisionSpec(spec: unknown, path = 'spec'): FieldErr
   unknownFields(spec, SPEC_FIELDS, path, errors);
   dnsLabel(spec['revision'], `${path}.revision`, 'revision', errors);
   const revision = typeof spec['revision'] === 'string' ? spec['revision'] : undefined;
+  if (revision === RESERVED_TAG_DEFAULT) {
+    errors.push({
+      field: `${path}.revision`,
+      message: `revision "default" is reserved: istio.io/rev=default selects whichever revision is the default, not a revision of that name; name the revision after its control plane (e.g. "1-21") and set spec.default: true to make it the default`,
+    });
+  }
 
   if (spec['default'] !== undefined && typeof spec['default'] !== 'boolean') {
     errors.push({ field: `${path}.default`, message: `default must be true or false, not ${quote(spec['default'])}` });
@@ -49,7 +55,10 @@ export function validateMeshRevisionSpec(spec: unknown, path = 'spec'): FieldErr
     }
   }
   validateInjector(spec['injector'], `${path}.injector`, errors);
-  if (spec['migration'] !== undefined) errors.push(...validateMigrationSpec(spec['migration'], `${path}.migration`, revision));
+  if (spec['migration'] !== undefined) {
+    const aliases = { tags: Array.isArray(tags) ? (tags as unknown[]) : [], isDefault: spec['default'] === true };
+    errors.push(...validateMigrationSpec(spec['migration'], `${path}.migration`, revision, aliases));
+  }
   if (spec['healthChecks'] !== undefined) errors.push(...validateHealthChecks(spec['healthChecks'], `${path}.healthChecks`));
   return errors;
 }

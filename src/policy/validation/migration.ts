@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_CONCURRENT_NAMESPACES,
   DEFAULT_MAX_CONCURRENT_RESTARTS,
   DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
+  FROM_DEFAULT,
   MAX_CONCURRENT_NAMESPACES,
   MAX_CONCURRENT_RESTARTS,
   MAX_MIGRATION_FROM,
@@ -65,7 +66,25 @@ function isLabelValue(value: string): boolean {
   return value === '' || (value.length <= MAX_LABEL && LABEL_NAME.test(value));
 }
 
-function validateFrom(from: unknown, path: string, revision: string | undefined, errors: FieldError[]): void {
+/** The other names this MeshRevision serves pods under: its tags, and "default" when spec.default is true. */
+export interface Aliases {
+  tags?: readonly unknown[];
+  isDefault?: boolean;
+}
+
+/** Why `from` must not list `item`, when it names this MeshRevision itself (its revision, a tag, or the default it holds). */
+function selfReference(item: string, revision: string | undefined, aliases: Aliases): string | undefined {
+  if (item === revision) return `spec.migration.from must not list the target revision itself (${quote(item)}): its namespaces are already on it; remove it`;
+  if (aliases.tags?.includes(item)) {
+    return `spec.migration.from must not list ${quote(item)}: it is a tag of this MeshRevision (spec.tags), so its namespaces already get this revision; remove it from spec.migration.from`;
+  }
+  if (item === FROM_DEFAULT && aliases.isDefault) {
+    return 'spec.migration.from must not list "default" while spec.default is true: this MeshRevision is the default revision, so istio-injection=enabled namespaces already get it; remove "default" from spec.migration.from, or set spec.default: false until the migration is done';
+  }
+  return undefined;
+}
+
+function validateFrom(from: unknown, path: string, revision: string | undefined, aliases: Aliases, errors: FieldError[]): void {
   const example = 'e.g. from: [default, 1-20] ("default" means istio-injection=enabled namespaces)';
   if (from === undefined) {
     errors.push({ field: path, message: `from is required: list the revisions whose namespaces move to this one, ${example}` });
@@ -90,11 +109,9 @@ function validateFrom(from: unknown, path: string, revision: string | undefined,
         field,
         message: `from ${quote(item)} is neither a revision name nor "default": use a DNS-1123 label (lower-case letters, digits and "-", e.g. "1-20") or "default" for istio-injection=enabled namespaces`,
       });
-    } else if (revision !== undefined && item === revision) {
-      errors.push({
-        field,
-        message: `spec.migration.from must not list the target revision itself (${quote(item)}): its namespaces are already on it; remove it`,
-      });
+    } else {
+      const self = selfReference(item, revision, aliases);
+      if (self !== undefined) errors.push({ field, message: self });
     }
     if (seen.has(item)) errors.push({ field, message: `from ${quote(item)} is listed twice: list each revision once` });
     seen.add(item);
@@ -275,14 +292,14 @@ function validateRollback(rb: unknown, path: string, errors: FieldError[]): void
   }
 }
 
-/** Checks spec.migration. `revision` is spec.revision, which `from` must not list. */
-export function validateMigrationSpec(migration: unknown, path = 'spec.migration', revision?: string): FieldError[] {
+/** Checks spec.migration. `revision` is spec.revision, which `from` must not list, nor any of `aliases`. */
+export function validateMigrationSpec(migration: unknown, path = 'spec.migration', revision?: string, aliases: Aliases = {}): FieldError[] {
   const errors: FieldError[] = [];
   if (!isObject(migration)) {
     return [{ field: path, message: 'migration must be an object with at least from, e.g. {from: [default]}' }];
   }
   unknownFields(migration, MIGRATION_FIELDS, path, errors);
-  validateFrom(migration['from'], `${path}.from`, revision, errors);
+  validateFrom(migration['from'], `${path}.from`, revision, aliases, errors);
   if (migration['namespaceSelector'] !== undefined) validateLabelSelector(migration['namespaceSelector'], `${path}.namespaceSelector`, errors);
   if (migration['steps'] !== undefined) validateSteps(migration['steps'], `${path}.steps`, errors);
   intInRange(

@@ -73,6 +73,7 @@ describe('validateMeshRevision', () => {
     { name: 'duplicate tag', mutate: (o) => (o.spec!.tags = ['canary', 'canary']), field: 'spec.tags[1]', says: ['listed twice'] },
     { name: 'tag named default', mutate: (o) => (o.spec!.tags = ['default']), field: 'spec.tags[0]', says: ['reserved', 'spec.default: true'] },
     { name: 'tag equal to the revision', mutate: (o) => (o.spec!.tags = ['1-21']), field: 'spec.tags[0]', says: ['revision name', 'remove'] },
+    { name: 'revision named default', mutate: (o) => (o.spec!.revision = 'default'), field: 'spec.revision', says: ['revision "default" is reserved', 'istio.io/rev=default', 'spec.default: true'] },
     { name: 'too many tags', mutate: (o) => (o.spec!.tags = Array.from({ length: 17 }, (_, i) => `t${i}`)), field: 'spec.tags', says: ['at most 16'] },
     { name: 'no injector', mutate: (o) => delete o.spec!.injector, field: 'spec.injector', says: ['injector.service', 'injector.url'] },
     { name: 'injector with neither service nor url', mutate: (o) => (o.spec!.injector = { failurePolicy: 'Fail' }), field: 'spec.injector', says: ['one of injector.service', 'injector.url'] },
@@ -172,6 +173,12 @@ describe('validateMeshRevision: spec.migration', () => {
     { name: 'from listing the target revision', mutate: (m) => (m['from'] = ['default', '1-21']), field: 'spec.migration.from[1]', says: ['spec.migration.from must not list the target revision itself', '"1-21"'] },
     { name: 'from with a bad name', mutate: (m) => (m['from'] = ['Istio_1.20']), field: 'spec.migration.from[0]', says: ['"Istio_1.20"', 'DNS-1123', '"default"'] },
     { name: 'from listing a revision twice', mutate: (m) => (m['from'] = ['1-20', '1-20']), field: 'spec.migration.from[1]', says: ['listed twice'] },
+    {
+      name: 'from listing a tag of this MeshRevision',
+      mutate: (m) => (m['from'] = ['1-20', 'canary']),
+      field: 'spec.migration.from[1]',
+      says: ['spec.migration.from must not list "canary"', 'tag of this MeshRevision', 'remove it from spec.migration.from'],
+    },
     { name: 'from with 17 revisions', mutate: (m) => (m['from'] = Array.from({ length: 17 }, (_, i) => `r${i}`)), field: 'spec.migration.from', says: ['at most 16'] },
     { name: 'a step with both namespaces and percent', mutate: (m) => (m['steps'] = [{ namespaces: 1, percent: 10 }]), field: 'spec.migration.steps[0]', says: ['exactly one of namespaces', 'percent', 'not both'] },
     { name: 'a step with neither', mutate: (m) => (m['steps'] = [{ pause: '5m' }]), field: 'spec.migration.steps[0]', says: ['exactly one of namespaces', 'percent (a cumulative percentage, 1-100'] },
@@ -309,6 +316,23 @@ describe('validateMeshRevision: spec.migration', () => {
       'spec.migration.steps[1].percent',
       'spec.migration.maxConcurrentRestarts',
     ]);
+  });
+
+  it('rejects "default" in from on the default revision: its istio-injection=enabled namespaces already get it', () => {
+    const o = withMigration({ from: ['default', '1-20'] });
+    o.spec!.default = true;
+    expectError(validateMeshRevision(o), 'spec.migration.from[0]', [
+      'spec.migration.from must not list "default" while spec.default is true',
+      'remove "default" from spec.migration.from, or set spec.default: false',
+    ]);
+    o.spec!.default = false;
+    expect(validateMeshRevision(o)).to.deep.equal([]);
+  });
+
+  it('accepts in from a tag this MeshRevision does not carry (another revision\'s alias)', () => {
+    const o = withMigration({ from: ['stable'] });
+    o.spec!.tags = ['canary'];
+    expect(validateMeshRevision(o)).to.deep.equal([]);
   });
 
   it('checks a migration on its own, with the target revision passed in', () => {
