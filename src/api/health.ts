@@ -104,7 +104,7 @@ export const DEFAULT_CHECK_TIMEOUT = '10s';
 export const DEFAULT_EXPECTED_STATUS = 200;
 export const DEFAULT_HTTP_METHOD: HttpMethod = 'GET';
 
-// Bounds (the CRD's; src/policy/validation.ts checks the same).
+// Bounds (the CRD's; src/policy/validation/health-checks.ts checks the same).
 
 /** At most this many checks of each kind: keeps status small and the CRD's CEL cost bounded. */
 export const MAX_PROMETHEUS_CHECKS = 16;

@@ -40,6 +40,7 @@ export const MAX_TAGS = 16;
 /**
  * A tag may not be called `default`: upstream's `default` tag is what
  * `spec.default: true` expresses here (the `istio-injection=enabled` webhooks).
+ * Nor may a revision: `istio.io/rev=default` selects the default revision.
  */
 export const RESERVED_TAG_DEFAULT = 'default';
 

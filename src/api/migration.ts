@@ -16,6 +16,36 @@ export const DEFAULT_MAX_CONCURRENT_RESTARTS = 5;
 /** How long a restarted workload may take to roll out when it sets no progressDeadlineSeconds. */
 export const DEFAULT_ROLLOUT_TIMEOUT_SECONDS = 600;
 
+// Bounds (the CRD's; src/policy/validation/migration.ts checks the same and
+// test/unit/crd.test.ts keeps the two in step).
+
+/** spec.migration.from: at most this many revisions. */
+export const MAX_MIGRATION_FROM = 16;
+/** spec.migration.steps: at most this many (a final 100% step may be implied on top). */
+export const MAX_MIGRATION_STEPS = 20;
+export const MIN_CONCURRENT_NAMESPACES = 1;
+export const MAX_CONCURRENT_NAMESPACES = 100;
+export const MIN_CONCURRENT_RESTARTS = 1;
+export const MAX_CONCURRENT_RESTARTS = 500;
+export const MIN_ROLLOUT_TIMEOUT_SECONDS = 10;
+export const MAX_ROLLOUT_TIMEOUT_SECONDS = 86_400;
+/** spec.migration.rollback.namespaces: at most this many. */
+export const MAX_ROLLBACK_NAMESPACES = 1000;
+/** Bounds on spec.migration.namespaceSelector, which keep the CRD's CEL cost within budget. */
+export const MAX_SELECTOR_MATCH_LABELS = 64;
+export const MAX_SELECTOR_EXPRESSIONS = 32;
+export const MAX_SELECTOR_VALUES = 64;
+/** spec.migration.steps[].pause: at most this many characters. */
+export const MAX_PAUSE_LENGTH = 64;
+/**
+ * spec.migration.steps[].pause: at most this long (30 days). A longer soak is a
+ * typo, or waiting for a person, which is what "indefinite" is for; without a
+ * bound a pause too large to compute (e.g. 3000000000h) was read as no pause.
+ */
+export const MAX_PAUSE = '720h';
+export const MAX_PAUSE_MS = 720 * 3_600_000;
+
+
 /**
  * What the migration does when a gate (built-in or user-defined) fails — the
  * values of spec.migration.onFailure:

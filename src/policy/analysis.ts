@@ -43,7 +43,7 @@ import {
   type ResolvedPrometheusCheck,
 } from '../api/health.js';
 import { DEFAULT_MIGRATION_FAILURE_POLICY, type MigrationFailurePolicy } from '../api/migration.js';
-import { parseDuration } from './validation.js';
+import { parseDuration } from './validation/index.js';
 
 // ---------------------------------------------------------------------------
 // Resolving the spec

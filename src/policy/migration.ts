@@ -20,7 +20,7 @@ import {
 import { isLivePod } from './pods.js';
 import { sourceOfLabels } from './routing.js';
 import { matchesLabelSelector } from './selectors.js';
-import { parseDuration } from './validation.js';
+import { parseDuration } from './validation/index.js';
 
 // ---------------------------------------------------------------------------
 // Origins

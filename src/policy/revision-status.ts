@@ -47,7 +47,7 @@ import type { HealthChecksStatus } from '../api/health.js';
 import { formatTime, setKstatusConditions, type KstatusInput } from './conditions.js';
 import { isLivePod } from './pods.js';
 import { namespaceSelection } from './routing.js';
-import type { FieldError } from './validation.js';
+import type { FieldError } from './validation/index.js';
 import type { ClaimDecision, ForeignWebhookConflict } from './webhooks.js';
 
 /** Who still relies on a revision: deletion waits while this is not empty. */

@@ -7,7 +7,7 @@
 // same name (another uid) starts from nothing.
 import type { MeshRevision, MeshRevisionStatus } from '../api/meshrevision.js';
 import type { AdmissionMemo } from '../policy/migration-decide.js';
-import type { FieldError } from '../policy/validation.js';
+import type { FieldError } from '../policy/validation/index.js';
 
 export interface RevisionMemo {
   readonly uid: string | undefined;

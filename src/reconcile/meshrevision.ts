@@ -22,7 +22,7 @@ import {
 } from '../api/meshrevision.js';
 import { progressOnly, statusChanged } from '../policy/conditions.js';
 import { computeInUse, computeRevisionStatus, describeInUse, type RevisionObservation } from '../policy/revision-status.js';
-import { validateMeshRevision, webhookConfigurationDiff } from '../policy/validation.js';
+import { validateMeshRevision, webhookConfigurationDiff } from '../policy/validation/index.js';
 import { desiredWebhookConfiguration, foreignWebhookConflicts, resolveClaims, webhookConfigurationName } from '../policy/webhooks.js';
 import type { KubeWriter } from '../kube/apply.js';
 import type { InjectionProbe } from '../kube/admission-probe.js';

@@ -6,10 +6,10 @@
 import * as k8s from '@kubernetes/client-node';
 import { expect } from 'chai';
 import { ANNOTATION_ISTIO_REV } from '../../src/api/labels.js';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type MeshRevision } from '../../src/api/meshrevision.js';
+import { API_VERSION, KIND, type MeshRevision } from '../../src/api/meshrevision.js';
 import type { RunningOperator } from '../../src/operator.js';
 import { startInjector, type LoopbackInjector } from '../support/injector.js';
-import { clients, createNamespace, deleteNamespaceQuietly, eventually, kubectl, uniqueName, type Clients } from '../support/kube.js';
+import { clients, createNamespace, createStrict, deleteNamespaceQuietly, errorText, eventually, kubectl, uniqueName, type Clients } from '../support/kube.js';
 import { startOperatorAsServiceAccount } from '../support/operator.js';
 
 const suffix = uniqueName('x').slice(2);
@@ -388,19 +388,6 @@ async function reconcileCount(op: RunningOperator): Promise<number> {
     if (line.startsWith('controller_runtime_reconcile_total{') && line.includes('controller="meshrevision"')) n += Number(line.split(' ').pop());
   }
   return n;
-}
-
-/** The API server's message for a failed call (ApiException keeps the Status JSON in body). */
-function errorText(err: unknown): string {
-  const body = (err as { body?: unknown } | undefined)?.body;
-  if (typeof body === 'string') return body;
-  if (body !== undefined) return JSON.stringify(body);
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Creates with strict field validation, as `kubectl apply` does by default. */
-async function createStrict(c: Clients, body: unknown): Promise<void> {
-  await c.custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, body: body as object, fieldValidation: 'Strict' });
 }
 
 async function patchFinalizersAway(c: Clients, name: string): Promise<void> {

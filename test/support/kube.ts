@@ -3,6 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { GROUP, PLURAL, VERSION } from '../../src/api/meshrevision.js';
 
 export const E2E_KUBECONFIG_ENV = 'MESHREV_E2E_KUBECONFIG';
 /** The kubectl built with the cluster (set by the harness; else kubectl from PATH). */
@@ -106,4 +107,24 @@ export async function deleteNamespaceQuietly(c: Clients, name: string): Promise<
 
 export function isPodReady(pod: k8s.V1Pod): boolean {
   return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** The API server's message for a failed call (ApiException keeps the Status JSON in body). */
+export function errorText(err: unknown): string {
+  const body = (err as { body?: unknown } | undefined)?.body;
+  if (typeof body === 'string') return body;
+  if (body !== undefined) return JSON.stringify(body);
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Creates a MeshRevision with strict field validation, as `kubectl apply` does by default; `dryRun` stores nothing. */
+export async function createStrict(c: Clients, body: unknown, opts: { dryRun?: boolean } = {}): Promise<void> {
+  await c.custom.createClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    body: body as object,
+    fieldValidation: 'Strict',
+    ...(opts.dryRun ? { dryRun: 'All' } : {}),
+  });
 }

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'yaml';
 import {
   DEFAULT_FAILURE_POLICY,
@@ -44,6 +43,18 @@ import {
   DEFAULT_MAX_CONCURRENT_NAMESPACES,
   DEFAULT_MAX_CONCURRENT_RESTARTS,
   DEFAULT_ROLLOUT_TIMEOUT_SECONDS,
+  MAX_CONCURRENT_NAMESPACES,
+  MAX_CONCURRENT_RESTARTS,
+  MAX_MIGRATION_FROM,
+  MAX_MIGRATION_STEPS,
+  MAX_PAUSE,
+  MAX_PAUSE_LENGTH,
+  MAX_PAUSE_MS,
+  MAX_ROLLBACK_NAMESPACES,
+  MAX_ROLLOUT_TIMEOUT_SECONDS,
+  MAX_SELECTOR_EXPRESSIONS,
+  MAX_SELECTOR_MATCH_LABELS,
+  MAX_SELECTOR_VALUES,
   MIGRATION_PHASE_AWAITING_PROMOTION,
   MIGRATION_PHASE_FAILED,
   MIGRATION_PHASE_PAUSED,
@@ -53,6 +64,9 @@ import {
   MIGRATION_PHASE_ROLLING_BACK,
   MIGRATION_PHASE_SUCCEEDED,
   MIGRATION_PHASE_SUSPENDED,
+  MIN_CONCURRENT_NAMESPACES,
+  MIN_CONCURRENT_RESTARTS,
+  MIN_ROLLOUT_TIMEOUT_SECONDS,
   NS_FAILED,
   NS_MIGRATED,
   NS_MIGRATING,
@@ -65,34 +79,8 @@ import {
   type MigrationStatus,
   type NamespaceMigrationStatus,
 } from '../../src/api/migration.js';
-import {
-  MAX_CONCURRENT_NAMESPACES,
-  MAX_CONCURRENT_RESTARTS,
-  MAX_MIGRATION_FROM,
-  MAX_MIGRATION_STEPS,
-  MAX_PAUSE_LENGTH,
-  MAX_ROLLBACK_NAMESPACES,
-  MAX_ROLLOUT_TIMEOUT_SECONDS,
-  MAX_SELECTOR_EXPRESSIONS,
-  MAX_SELECTOR_MATCH_LABELS,
-  MAX_SELECTOR_VALUES,
-  MIN_CONCURRENT_NAMESPACES,
-  MIN_CONCURRENT_RESTARTS,
-  MIN_ROLLOUT_TIMEOUT_SECONDS,
-  validateMeshRevision,
-} from '../../src/policy/validation.js';
-
-/** A path in the repository, found from the working directory or this file (tests also run from a build directory). */
-function repoPath(rel: string): string {
-  const starts = [process.cwd(), dirname(fileURLToPath(import.meta.url))];
-  for (const start of starts) {
-    for (let dir = resolve(start); ; dir = dirname(dir)) {
-      if (existsSync(join(dir, rel))) return join(dir, rel);
-      if (dirname(dir) === dir) break;
-    }
-  }
-  throw new Error(`cannot find ${rel} above ${starts.join(' or ')}`);
-}
+import { parseDuration, validateMeshRevision, validateMigrationSpec } from '../../src/policy/validation/index.js';
+import { repoPath } from '../support/repo.js';
 
 interface Rule {
   rule: string;
@@ -140,6 +128,12 @@ interface Crd {
 
 /** The Go-style duration pattern the CRD's rules use, as written inside a CEL string literal. */
 const DURATION_RE = '^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$';
+/**
+ * The durations a rule may pass to CEL's duration() (see the CRD's header): few
+ * enough digits per unit that no string of a duration field's length overflows
+ * int64 nanoseconds, which would fail the rule's evaluation instead of its check.
+ */
+const BOUNDED_RE = '^(0*[0-9]{1,5}(\\\\.[0-9]+)?h|0*[0-9]{1,7}(\\\\.[0-9]+)?m|0*[0-9]{1,9}(\\\\.[0-9]+)?s|0*[0-9]{1,12}(\\\\.[0-9]+)?ms)+$';
 
 const crd = parse(readFileSync(repoPath('crds/meshrev.io_meshrevisions.yaml'), 'utf8')) as Crd;
 const version = crd.spec.versions[0]!;
@@ -251,12 +245,23 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
     const expected: { path: string; rule: string; says: string }[] = [
       { path: 'spec', rule: '!has(self.tags) || !(self.revision in self.tags)', says: 'remove it from spec.tags' },
       { path: 'spec.revision', rule: 'self == oldSelf', says: 'immutable' },
+      { path: 'spec.revision', rule: "self != 'default'", says: 'revision "default" is reserved' },
       { path: 'spec.tags.[]', rule: "self != 'default'", says: 'spec.default: true' },
       { path: 'spec.injector', rule: 'has(self.service) != has(self.url)', says: 'exactly one of' },
       { path: 'spec.injector.url', rule: "isURL(self) && url(self).getScheme() == 'https'", says: 'https://' },
       { path: 'spec.injector.url', rule: "!self.contains('?') && !self.contains('#')", says: 'query' },
       { path: 'spec.injector.service.path', rule: "self.startsWith('/')", says: 'start with' },
       { path: 'spec', rule: '!has(self.migration) || !(self.revision in self.migration.from)', says: 'spec.migration.from must not list the target revision itself' },
+      {
+        path: 'spec',
+        rule: '!has(self.migration) || !has(self.tags) || !self.migration.from.exists(f, f in self.tags)',
+        says: 'it is a tag of this MeshRevision (spec.tags), so its namespaces already get this revision; remove it from spec.migration.from',
+      },
+      {
+        path: 'spec',
+        rule: "!has(self.migration) || !has(self.default) || !self.default || !('default' in self.migration.from)",
+        says: 'spec.migration.from must not list "default" while spec.default is true',
+      },
       { path: 'spec.migration.from.[]', rule: "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", says: 'or "default" for istio-injection=enabled' },
       { path: 'spec.migration.steps.[]', rule: 'has(self.namespaces) != has(self.percent)', says: 'set exactly one of namespaces' },
       {
@@ -273,6 +278,11 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         path: 'spec.migration.steps.[].pause',
         rule: "self == 'indefinite' || self.matches('^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))+$')",
         says: '"indefinite" to wait for spec.migration.promotedStep',
+      },
+      {
+        path: 'spec.migration.steps.[].pause',
+        rule: `self == 'indefinite' || !self.matches('${DURATION_RE}') || (self.matches('${BOUNDED_RE}') && duration(self) <= duration('${MAX_PAUSE}'))`,
+        says: `is out of range: use at most ${MAX_PAUSE} (30 days), or "indefinite"`,
       },
       {
         path: 'spec.migration.namespaceSelector.matchExpressions.[]',
@@ -300,20 +310,20 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
       ...['prometheus', 'http'].flatMap((kind) => [
         {
           path: `spec.healthChecks.${kind}.[]`,
-          rule: `!has(self.timeout) || !self.timeout.matches('${DURATION_RE}') || !has(self.interval) || !self.interval.matches('${DURATION_RE}') || duration(self.timeout) <= duration(self.interval)`,
+          rule: `!has(self.timeout) || !self.timeout.matches('${BOUNDED_RE}') || !has(self.interval) || !self.interval.matches('${BOUNDED_RE}') || duration(self.timeout) <= duration(self.interval)`,
           says: 'longer than the interval',
         },
         { path: `spec.healthChecks.${kind}.[].name`, rule: "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", says: 'DNS-1123 label' },
         { path: `spec.healthChecks.${kind}.[].interval`, rule: `self.matches('${DURATION_RE}')`, says: 'is not a duration' },
         {
           path: `spec.healthChecks.${kind}.[].interval`,
-          rule: `!self.matches('${DURATION_RE}') || (duration(self) >= duration('1s') && duration(self) <= duration('1h'))`,
+          rule: `!self.matches('${DURATION_RE}') || (self.matches('${BOUNDED_RE}') && duration(self) >= duration('1s') && duration(self) <= duration('1h'))`,
           says: 'use from 1s to 1h',
         },
         { path: `spec.healthChecks.${kind}.[].timeout`, rule: `self.matches('${DURATION_RE}')`, says: 'is not a duration' },
         {
           path: `spec.healthChecks.${kind}.[].timeout`,
-          rule: `!self.matches('${DURATION_RE}') || (duration(self) > duration('0s') && duration(self) <= duration('60s'))`,
+          rule: `!self.matches('${DURATION_RE}') || (self.matches('${BOUNDED_RE}') && duration(self) > duration('0s') && duration(self) <= duration('60s'))`,
           says: 'at most 60s',
         },
       ]),
@@ -349,6 +359,105 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
           expect((r.message ?? r.messageExpression ?? '').length, `${path}: ${r.rule}`).to.be.greaterThan(20);
         }
       }
+    });
+  });
+
+  describe('durations', () => {
+    /** A regex of a CEL string literal as JS reads it (the CRD's duration patterns are plain RE2, which JS reads alike). */
+    const regex = (celLiteral: string) => new RegExp(celLiteral.replaceAll('\\\\', '\\'));
+    const syntax = regex(DURATION_RE);
+    const bounded = regex(BOUNDED_RE);
+    const NS: Readonly<Record<string, bigint>> = { h: 3_600_000_000_000n, m: 60_000_000_000n, s: 1_000_000_000n, ms: 1_000_000n };
+    const INT64_MAX = 2n ** 63n - 1n;
+
+    /** Go's time.ParseDuration (what CEL's duration() calls) in ns, fractions truncated, without its int64 limit. */
+    function goNs(text: string): bigint {
+      let ns = 0n;
+      for (const [, int, frac = '', unit] of text.matchAll(/([0-9]+)(?:\.([0-9]+))?(ms|s|m|h)/g)) {
+        const u = NS[unit!]!;
+        ns += BigInt(int!) * u + (BigInt(frac || '0') * u) / 10n ** BigInt(frac.length);
+      }
+      return ns;
+    }
+
+    /** The duration fields: every string whose rules check the Go-style syntax. */
+    const fields = walk(root, '').filter(({ schema }) => (schema['x-kubernetes-validations'] ?? []).some((r) => r.rule.includes(`self.matches('${DURATION_RE}')`)));
+
+    it('finds the duration fields: each step\'s pause, and each check\'s interval and timeout', () => {
+      expect(fields.map((f) => f.path)).to.have.members([
+        'spec.migration.steps.[].pause',
+        'spec.healthChecks.prometheus.[].interval',
+        'spec.healthChecks.prometheus.[].timeout',
+        'spec.healthChecks.http.[].interval',
+        'spec.healthChecks.http.[].timeout',
+      ]);
+    });
+
+    it('gives every duration field an upper bound, stated in its description', () => {
+      for (const { path, schema } of fields) {
+        const bound = (schema['x-kubernetes-validations'] ?? []).find((r) => /duration\(self\) <= duration\('[0-9]+[hms]'\)/.test(r.rule));
+        expect(bound, path).to.not.equal(undefined);
+        const max = /duration\(self\) <= duration\('([0-9]+[hms])'\)/.exec(bound!.rule)![1]!;
+        expect(schema.description, path).to.contain(max);
+      }
+    });
+
+    it('calls duration() only on strings that match the bounded pattern, so no rule fails to evaluate', () => {
+      for (const { path, schema } of walk(root, '')) {
+        for (const r of schema['x-kubernetes-validations'] ?? []) {
+          for (const [, arg] of r.rule.matchAll(/duration\(([^)']+)\)/g)) {
+            expect(r.rule, `${path}: duration(${arg})`).to.contain(`${arg}.matches('${BOUNDED_RE}')`);
+          }
+        }
+      }
+    });
+
+    it('bounded pattern: no string of a duration field\'s length overflows int64 nanoseconds', () => {
+      const maxLength = Math.max(...fields.map((f) => f.schema.maxLength!));
+      expect(maxLength).to.equal(MAX_PAUSE_LENGTH);
+      // The densest parts the pattern allows, repeated to the longest field's length...
+      for (const part of ['99999h', '9999999m', '999999999s', '999999999999ms', '99999.9h', '999999999.99999s']) {
+        const text = part.repeat(Math.floor(maxLength / part.length));
+        expect(bounded.test(text), text).to.equal(true);
+        expect(goNs(text) <= INT64_MAX, text).to.equal(true);
+      }
+      // ...and random mixes of them (seeded, so a failure repeats).
+      let seed = 17;
+      const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+      for (let i = 0; i < 500; i++) {
+        let text = '';
+        for (;;) {
+          const unit = ['h', 'm', 's', 'ms'][rand(4)]!;
+          const digits = { h: 5, m: 7, s: 9, ms: 12 }[unit]!;
+          const part = `${'9'.repeat(1 + rand(digits))}${rand(3) === 0 ? '.9' : ''}${unit}`;
+          if (text.length + part.length > maxLength) break;
+          text += part;
+        }
+        expect(bounded.test(text), text).to.equal(true);
+        expect(goNs(text) <= INT64_MAX, text).to.equal(true);
+      }
+      expect(bounded.test('3000000000h')).to.equal(false);
+      expect(bounded.test('9999999999999ms')).to.equal(false);
+    });
+
+    it('bounded pattern: takes every value within the bounds however it is written', () => {
+      for (const text of ['720h', '43200m', '2592000s', '2592000000ms', '719h59m59.999s', '0000000720h', '1h', '3600s', '3600000ms', '60s', '60000ms', '0.5ms', '1m1m']) {
+        expect(bounded.test(text), text).to.equal(true);
+        expect(syntax.test(text), text).to.equal(true);
+      }
+    });
+
+    it(`pause: the CRD and validateMigrationSpec accept the same values, at most ${MAX_PAUSE}`, () => {
+      expect(parseDuration(MAX_PAUSE)).to.equal(MAX_PAUSE_MS);
+      // The pause rules as the API server evaluates them, with Go's arithmetic for duration().
+      const crdAccepts = (p: string) =>
+        p.length <= MAX_PAUSE_LENGTH && (p === PAUSE_INDEFINITE || (syntax.test(p) && bounded.test(p) && goNs(p) <= goNs(MAX_PAUSE)));
+      const table = ['0s', '30s', '720h', '719h60m', '43200m', '43201m', '2592000000ms', '2592000001ms', '720h0.4ms', '721h', '3000000000h', '0000000720h', '1e3h', '5 m', PAUSE_INDEFINITE];
+      for (const p of table) {
+        const offline = validateMigrationSpec({ from: ['1-20'], steps: [{ percent: 100, pause: p }] }).length === 0;
+        expect(offline, p).to.equal(crdAccepts(p));
+      }
+      expect(table.filter(crdAccepts)).to.deep.equal(['0s', '30s', '720h', '719h60m', '43200m', '2592000000ms', '0000000720h', PAUSE_INDEFINITE]);
     });
   });
 
@@ -632,7 +741,8 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         tags: ['canary'],
         injector: { service: { name: 'istiod-1-21', namespace: 'istio-system', port: 443, path: '/inject' }, failurePolicy: 'Fail', timeoutSeconds: 10 },
         migration: {
-          from: ['default', '1-20'],
+          // Not "default": this MeshRevision is the default, so that would migrate from itself.
+          from: ['1-19', '1-20'],
           namespaceSelector: { matchLabels: { team: 'payments' }, matchExpressions: [{ key: 'env', operator: 'NotIn', values: ['dev'] }] },
           steps: [{ namespaces: 1, pause: 'indefinite' }, { percent: 50, pause: '30s' }, { percent: 100 }],
           maxConcurrentNamespaces: 2,

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { parseAllDocuments } from 'yaml';
 import { KIND, type MeshRevision } from '../../api/meshrevision.js';
 import { isPlainObject } from '../../injector/merge.js';
-import { validateMeshRevision } from '../../policy/validation.js';
+import { validateMeshRevision } from '../../policy/validation/index.js';
 import { CliError } from '../errors.js';
 import { outputOf } from '../io.js';
 import { buildPlan, formatPlanText, planJson } from '../plan-view.js';

@@ -1,39 +1,10 @@
 import { expect } from 'chai';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
-import type { MeshRevision } from '../../../src/api/meshrevision.js';
-import {
-  parseDuration,
-  validateMeshRevision,
-  validateMeshRevisionUpdate,
-  validateHealthChecks,
-  validateMigrationSpec,
-  webhookConfigurationDiff,
-  webhookConfigurationNeedsWrite,
-} from '../../../src/policy/validation.js';
-import { desiredWebhookConfiguration, resolveClaims } from '../../../src/policy/webhooks.js';
-
-/** A path in the repository, found from the working directory or this file (tests also run from a build directory). */
-function repoPath(rel: string): string {
-  const starts = [process.cwd(), dirname(fileURLToPath(import.meta.url))];
-  for (const start of starts) {
-    for (let dir = resolve(start); ; dir = dirname(dir)) {
-      if (existsSync(join(dir, rel))) return join(dir, rel);
-      if (dirname(dir) === dir) break;
-    }
-  }
-  throw new Error(`cannot find ${rel} above ${starts.join(' or ')}`);
-}
-
-// A real CA certificate's PEM, base64-encoded (the samples' example CA).
-const CA_PEM = `-----BEGIN CERTIFICATE-----
-MIIBdzCCAR2gAwIBAgIUEXAMPLEEXAMPLEEXAMPLEEXAMPLEwCgYIKoZIzj0EAwIw
------END CERTIFICATE-----
-`;
-const CA_B64 = Buffer.from(CA_PEM).toString('base64');
+import { validateMeshRevision, validateMeshRevisionUpdate, validateHealthChecks, validateMigrationSpec } from '../../../../src/policy/validation/index.js';
+import { repoPath } from '../../../support/repo.js';
+import { CA_B64, CA_PEM, expectError } from './fixtures.js';
 
 /** A MeshRevision as loose JSON: the tests break it on purpose, and validation takes unknown input. */
 interface Fixture {
@@ -102,6 +73,7 @@ describe('validateMeshRevision', () => {
     { name: 'duplicate tag', mutate: (o) => (o.spec!.tags = ['canary', 'canary']), field: 'spec.tags[1]', says: ['listed twice'] },
     { name: 'tag named default', mutate: (o) => (o.spec!.tags = ['default']), field: 'spec.tags[0]', says: ['reserved', 'spec.default: true'] },
     { name: 'tag equal to the revision', mutate: (o) => (o.spec!.tags = ['1-21']), field: 'spec.tags[0]', says: ['revision name', 'remove'] },
+    { name: 'revision named default', mutate: (o) => (o.spec!.revision = 'default'), field: 'spec.revision', says: ['revision "default" is reserved', 'istio.io/rev=default', 'spec.default: true'] },
     { name: 'too many tags', mutate: (o) => (o.spec!.tags = Array.from({ length: 17 }, (_, i) => `t${i}`)), field: 'spec.tags', says: ['at most 16'] },
     { name: 'no injector', mutate: (o) => delete o.spec!.injector, field: 'spec.injector', says: ['injector.service', 'injector.url'] },
     { name: 'injector with neither service nor url', mutate: (o) => (o.spec!.injector = { failurePolicy: 'Fail' }), field: 'spec.injector', says: ['one of injector.service', 'injector.url'] },
@@ -136,9 +108,7 @@ describe('validateMeshRevision', () => {
       const o = valid();
       c.mutate(o);
       const errors = validateMeshRevision(o);
-      const hit = errors.find((e) => e.field === c.field);
-      expect(hit, `errors: ${JSON.stringify(errors)}`).to.not.equal(undefined);
-      for (const s of c.says) expect(hit!.message).to.contain(s);
+      expectError(errors, c.field, c.says);
     });
   }
 
@@ -183,6 +153,7 @@ describe('validateMeshRevision: spec.migration', () => {
     { name: 'steps mixing units, each non-decreasing', m: { from: ['1-20'], steps: [{ percent: 10 }, { namespaces: 5 }, { percent: 10 }, { namespaces: 5 }, { percent: 100 }] } },
     { name: 'every pause form', m: { from: ['1-20'], steps: [{ namespaces: 1, pause: '1h30m' }, { namespaces: 2, pause: '500ms' }, { namespaces: 3, pause: '2.5s' }, { namespaces: 4, pause: '0s' }] } },
     { name: 'selector with Exists, DoesNotExist (empty values) and a prefixed key', m: { from: ['1-20'], namespaceSelector: { matchLabels: { 'example.com/tier': 'web', empty: '' }, matchExpressions: [{ key: 'app.kubernetes.io/part-of', operator: 'Exists' }, { key: 'legacy', operator: 'DoesNotExist', values: [] }] } } },
+    { name: 'the longest pause, 720h, however it is written', m: { from: ['1-20'], steps: [{ namespaces: 1, pause: '720h' }, { namespaces: 2, pause: '43200m' }, { namespaces: 3, pause: '2592000000ms' }, { namespaces: 4, pause: '719h59m60s' }] } },
     { name: 'the bounds themselves', m: { from: ['1-20'], maxConcurrentNamespaces: 100, maxConcurrentRestarts: 500, rolloutTimeoutSeconds: 10, promotedStep: 20, steps: Array.from({ length: 20 }, (_, i) => ({ namespaces: i + 1 })) } },
     { name: 'rollback of everything', m: { from: ['1-20'], rollback: { all: true } } },
     { name: 'rollback of listed namespaces, all false', m: { from: ['1-20'], rollback: { all: false, namespaces: ['shop', 'web'] } } },
@@ -202,6 +173,12 @@ describe('validateMeshRevision: spec.migration', () => {
     { name: 'from listing the target revision', mutate: (m) => (m['from'] = ['default', '1-21']), field: 'spec.migration.from[1]', says: ['spec.migration.from must not list the target revision itself', '"1-21"'] },
     { name: 'from with a bad name', mutate: (m) => (m['from'] = ['Istio_1.20']), field: 'spec.migration.from[0]', says: ['"Istio_1.20"', 'DNS-1123', '"default"'] },
     { name: 'from listing a revision twice', mutate: (m) => (m['from'] = ['1-20', '1-20']), field: 'spec.migration.from[1]', says: ['listed twice'] },
+    {
+      name: 'from listing a tag of this MeshRevision',
+      mutate: (m) => (m['from'] = ['1-20', 'canary']),
+      field: 'spec.migration.from[1]',
+      says: ['spec.migration.from must not list "canary"', 'tag of this MeshRevision', 'remove it from spec.migration.from'],
+    },
     { name: 'from with 17 revisions', mutate: (m) => (m['from'] = Array.from({ length: 17 }, (_, i) => `r${i}`)), field: 'spec.migration.from', says: ['at most 16'] },
     { name: 'a step with both namespaces and percent', mutate: (m) => (m['steps'] = [{ namespaces: 1, percent: 10 }]), field: 'spec.migration.steps[0]', says: ['exactly one of namespaces', 'percent', 'not both'] },
     { name: 'a step with neither', mutate: (m) => (m['steps'] = [{ pause: '5m' }]), field: 'spec.migration.steps[0]', says: ['exactly one of namespaces', 'percent (a cumulative percentage, 1-100'] },
@@ -213,6 +190,15 @@ describe('validateMeshRevision: spec.migration', () => {
     { name: 'a pause in days', mutate: (m) => (m['steps'] = [{ percent: 10, pause: '1d' }]), field: 'spec.migration.steps[0].pause', says: ['units ms, s, m, h'] },
     { name: 'a pause of "Indefinite"', mutate: (m) => (m['steps'] = [{ percent: 10, pause: 'Indefinite' }]), field: 'spec.migration.steps[0].pause', says: ['"indefinite"'] },
     { name: 'a pause given as a number', mutate: (m) => (m['steps'] = [{ percent: 10, pause: 30 }]), field: 'spec.migration.steps[0].pause', says: ['"30s"'] },
+    {
+      name: 'a pause too long to compute (read as no pause before it was bounded)',
+      mutate: (m) => (m['steps'] = [{ percent: 10, pause: '3000000000h' }]),
+      field: 'spec.migration.steps[0].pause',
+      says: ['pause "3000000000h" is out of range', 'at most 720h (30 days)', '"indefinite"'],
+    },
+    { name: 'a pause of 721h', mutate: (m) => (m['steps'] = [{ percent: 10, pause: '721h' }]), field: 'spec.migration.steps[0].pause', says: ['out of range', 'at most 720h'] },
+    { name: 'a pause just over 720h', mutate: (m) => (m['steps'] = [{ percent: 10, pause: '720h0.4ms' }]), field: 'spec.migration.steps[0].pause', says: ['at most 720h'] },
+    { name: 'a pause of 31 days in seconds', mutate: (m) => (m['steps'] = [{ percent: 10, pause: '2678400s' }]), field: 'spec.migration.steps[0].pause', says: ['at most 720h'] },
     {
       name: 'percent steps going down across a namespaces step',
       mutate: (m) => (m['steps'] = [{ percent: 50 }, { namespaces: 3 }, { percent: 20 }]),
@@ -311,9 +297,7 @@ describe('validateMeshRevision: spec.migration', () => {
       const m = migration();
       c.mutate(m);
       const errors = validateMeshRevision(withMigration(m));
-      const hit = errors.find((e) => e.field === c.field);
-      expect(hit, `errors: ${JSON.stringify(errors)}`).to.not.equal(undefined);
-      for (const s of c.says) expect(hit!.message).to.contain(s);
+      expectError(errors, c.field, c.says);
     });
   }
 
@@ -332,6 +316,23 @@ describe('validateMeshRevision: spec.migration', () => {
       'spec.migration.steps[1].percent',
       'spec.migration.maxConcurrentRestarts',
     ]);
+  });
+
+  it('rejects "default" in from on the default revision: its istio-injection=enabled namespaces already get it', () => {
+    const o = withMigration({ from: ['default', '1-20'] });
+    o.spec!.default = true;
+    expectError(validateMeshRevision(o), 'spec.migration.from[0]', [
+      'spec.migration.from must not list "default" while spec.default is true',
+      'remove "default" from spec.migration.from, or set spec.default: false',
+    ]);
+    o.spec!.default = false;
+    expect(validateMeshRevision(o)).to.deep.equal([]);
+  });
+
+  it('accepts in from a tag this MeshRevision does not carry (another revision\'s alias)', () => {
+    const o = withMigration({ from: ['stable'] });
+    o.spec!.tags = ['canary'];
+    expect(validateMeshRevision(o)).to.deep.equal([]);
   });
 
   it('checks a migration on its own, with the target revision passed in', () => {
@@ -400,6 +401,8 @@ describe('validateMeshRevision: spec.healthChecks', () => {
     { name: 'an interval in days', mutate: (h) => (h.prometheus[0]!['interval'] = '1d'), field: `${P}.interval`, says: ['not a duration'] },
     { name: 'an interval under 1s', mutate: (h) => (h.prometheus[0]!['interval'] = '500ms'), field: `${P}.interval`, says: ['out of range', 'from 1s to 1h'] },
     { name: 'an interval over 1h', mutate: (h) => (h.http[0]!['interval'] = '61m'), field: `${H}.interval`, says: ['out of range'] },
+    { name: 'an interval too long to compute', mutate: (h) => (h.http[0]!['interval'] = '3000000000h'), field: `${H}.interval`, says: ['"3000000000h" is out of range', 'from 1s to 1h'] },
+    { name: 'a timeout too long to compute', mutate: (h) => (h.prometheus[1]!['timeout'] = `${'9'.repeat(30)}s`), field: 'spec.healthChecks.prometheus[1].timeout', says: ['out of range', 'more than 0 and at most 1m'] },
     { name: 'a timeout of 0s', mutate: (h) => (h.http[0]!['timeout'] = '0s'), field: `${H}.timeout`, says: ['out of range', 'more than 0'] },
     { name: 'a timeout over 60s', mutate: (h) => (h.prometheus[1]!['timeout'] = '61s'), field: 'spec.healthChecks.prometheus[1].timeout', says: ['out of range'] },
     { name: 'a timeout longer than the interval', mutate: (h) => (h.http[0]!['timeout'] = '15s'), field: `${H}.timeout`, says: ['longer than the interval "10s"', 'shorten the timeout'] },
@@ -425,9 +428,7 @@ describe('validateMeshRevision: spec.healthChecks', () => {
       const h = checks();
       c.mutate(h);
       const errors = validateMeshRevision(withChecks(h));
-      const hit = errors.find((e) => e.field === c.field);
-      expect(hit, `errors: ${JSON.stringify(errors)}`).to.not.equal(undefined);
-      for (const s of c.says) expect(hit!.message).to.contain(s);
+      expectError(errors, c.field, c.says);
     });
   }
 
@@ -441,50 +442,6 @@ describe('validateMeshRevision: spec.healthChecks', () => {
     h.http[0]!['expectedStatus'] = 1;
     h.prometheus[1]!['noData'] = 'never';
     expect(validateHealthChecks(h).map((e) => e.field)).to.deep.equal([`${P}.interval`, 'spec.healthChecks.prometheus[1].noData', `${H}.expectedStatus`]);
-  });
-});
-
-describe('parseDuration', () => {
-  const table: [string, number | undefined][] = [
-    ['0s', 0],
-    ['30s', 30_000],
-    ['500ms', 500],
-    ['2.5s', 2500],
-    ['5m', 300_000],
-    ['1h', 3_600_000],
-    ['1h30m', 5_400_000],
-    ['1h30m15s250ms', 5_415_250],
-    ['1.5h', 5_400_000],
-    ['90m', 5_400_000],
-    ['1m1m', 120_000],
-    ['0.4ms', 0],
-    ['', undefined],
-    ['indefinite', undefined],
-    ['30', undefined],
-    ['s', undefined],
-    ['-5s', undefined],
-    ['+5s', undefined],
-    ['.5s', undefined],
-    ['5.s', undefined],
-    ['1d', undefined],
-    ['10us', undefined],
-    ['5 m', undefined],
-    [' 5m', undefined],
-    ['5M', undefined],
-    ['1h30', undefined],
-  ];
-  for (const [text, ms] of table) {
-    it(`${JSON.stringify(text)} → ${ms === undefined ? 'undefined' : `${ms}ms`}`, () => {
-      expect(parseDuration(text)).to.equal(ms);
-    });
-  }
-
-  it('accepts exactly the pauses validation accepts, apart from "indefinite"', () => {
-    for (const [text, ms] of table) {
-      if (text === '') continue;
-      const errors = validateMigrationSpec({ from: ['1-20'], steps: [{ percent: 100, pause: text }] });
-      expect(errors.length === 0, text).to.equal(ms !== undefined || text === 'indefinite');
-    }
   });
 });
 
@@ -502,136 +459,5 @@ describe('validateMeshRevisionUpdate', () => {
     const next: Obj = valid();
     next.spec!.tags = ['stable'];
     expect(validateMeshRevisionUpdate({ spec: { revision: '1-21' } }, next)).to.deep.equal([]);
-  });
-});
-
-describe('webhookConfigurationDiff (no-op detection)', () => {
-  const mrev: MeshRevision = {
-    metadata: { name: '1-21', uid: 'uid-1', creationTimestamp: '2024-01-01T00:00:00Z' },
-    spec: { revision: '1-21', default: true, tags: ['canary'], injector: { service: { name: 'istiod-1-21' } } },
-  };
-  const desired = desiredWebhookConfiguration(mrev, resolveClaims([mrev]).get('1-21')!)!;
-  const manager = 'meshrev';
-
-  /** What the API server returns after applying `desired` and istiod patching caBundle. */
-  function asStored(d: V1MutatingWebhookConfiguration): V1MutatingWebhookConfiguration {
-    const s = structuredClone(d);
-    s.metadata = {
-      ...s.metadata,
-      uid: 'mwc-uid',
-      resourceVersion: '42',
-      generation: 3,
-      labels: { ...s.metadata!.labels, 'extra/label': 'someone-else' },
-      annotations: { 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
-      managedFields: [
-        {
-          manager,
-          operation: 'Apply',
-          apiVersion: 'admissionregistration.k8s.io/v1',
-          fieldsType: 'FieldsV1',
-          fieldsV1: {
-            'f:webhooks': Object.fromEntries(s.webhooks!.map((w) => [`k:{"name":"${w.name}"}`, { '.': {}, 'f:clientConfig': { 'f:service': {} } }])),
-          },
-        },
-        { manager: 'pilot-discovery', operation: 'Update', apiVersion: 'admissionregistration.k8s.io/v1', fieldsType: 'FieldsV1', fieldsV1: {} },
-      ],
-    };
-    s.webhooks = s.webhooks!.map((w) => ({
-      ...w,
-      clientConfig: { ...w.clientConfig, caBundle: 'cGF0Y2hlZCBieSBpc3Rpb2Q=' },
-      matchPolicy: 'Equivalent',
-      reinvocationPolicy: 'Never',
-      rules: w.rules!.map((r) => ({ ...r, scope: '*' })),
-      namespaceSelector: { ...w.namespaceSelector, matchLabels: {} },
-      objectSelector: { ...w.objectSelector },
-    }));
-    return s;
-  }
-
-  it('needs no write on a resync when the stored MWC only adds server defaults, istiod\'s caBundle and others\' labels', () => {
-    expect(webhookConfigurationDiff(asStored(desired), desired)).to.deep.equal([]);
-    expect(webhookConfigurationDiff(asStored(desired), desired, { fieldManager: manager })).to.deep.equal([]);
-    expect(webhookConfigurationNeedsWrite(asStored(desired), desired)).to.equal(false);
-  });
-
-  it('treats a timeoutSeconds or port left to the server default as equal to an explicit 10 / 443', () => {
-    const stored = asStored(desired);
-    const d = structuredClone(desired);
-    for (const w of d.webhooks!) {
-      delete w.timeoutSeconds;
-      delete w.failurePolicy;
-      delete w.clientConfig.service!.port;
-    }
-    expect(webhookConfigurationDiff(stored, d)).to.deep.equal([]);
-  });
-
-  it('needs a write when the MWC does not exist', () => {
-    expect(webhookConfigurationDiff(undefined, desired)).to.deep.equal(['does not exist']);
-  });
-
-  it('needs a write when a selector was edited by hand', () => {
-    const stored = asStored(desired);
-    stored.webhooks![0]!.namespaceSelector!.matchExpressions![0]!.values = ['1-20'];
-    expect(webhookConfigurationDiff(stored, desired)).to.deep.equal(['webhook rev.namespace.sidecar-injector.istio.io: namespaceSelector differs']);
-  });
-
-  it('needs a write when failurePolicy or timeoutSeconds changed in the spec', () => {
-    const d = structuredClone(desired);
-    d.webhooks!.forEach((w) => (w.timeoutSeconds = 5));
-    expect(webhookConfigurationNeedsWrite(asStored(desired), d)).to.equal(true);
-  });
-
-  it('needs a write when a label meshrev sets is missing or different', () => {
-    const stored = asStored(desired);
-    delete stored.metadata!.labels!['meshrev.io/meshrevision'];
-    expect(webhookConfigurationDiff(stored, desired)).to.deep.equal(['label meshrev.io/meshrevision: null → "1-21"']);
-  });
-
-  it('needs a write when a desired entry is missing (a tag was added)', () => {
-    const stored = asStored(desired);
-    stored.webhooks = stored.webhooks!.filter((w) => !w.name.startsWith('canary.'));
-    expect(webhookConfigurationDiff(stored, desired)).to.have.length(2);
-  });
-
-  it('needs a write when an entry meshrev owns is no longer wanted (a tag was removed)', () => {
-    const stored = asStored(desired);
-    const d = structuredClone(desired);
-    d.webhooks = d.webhooks!.filter((w) => !w.name.startsWith('canary.'));
-    expect(webhookConfigurationDiff(stored, d, { fieldManager: manager })).to.deep.equal([
-      'webhook canary.rev.namespace.sidecar-injector.istio.io: no longer wanted',
-      'webhook canary.rev.object.sidecar-injector.istio.io: no longer wanted',
-    ]);
-    expect(webhookConfigurationDiff(stored, d)).to.have.length(2);
-  });
-
-  it('ignores an entry another manager added, which meshrev\'s apply would not remove anyway', () => {
-    const stored = asStored(desired);
-    stored.webhooks!.push({ ...structuredClone(stored.webhooks![0]!), name: 'audit.example.com' });
-    expect(webhookConfigurationDiff(stored, desired, { fieldManager: manager })).to.deep.equal([]);
-    expect(webhookConfigurationDiff(stored, desired)).to.deep.equal([]);
-  });
-
-  it('compares caBundle when the spec sets it', () => {
-    const withCa: MeshRevision = { ...mrev, spec: { ...mrev.spec, injector: { service: { name: 'istiod-1-21' }, caBundle: CA_B64 } } };
-    const d = desiredWebhookConfiguration(withCa, resolveClaims([withCa]).get('1-21')!)!;
-    expect(webhookConfigurationNeedsWrite(asStored(desired), d)).to.equal(true);
-    const stored = asStored(d);
-    stored.webhooks!.forEach((w) => (w.clientConfig.caBundle = CA_B64));
-    expect(webhookConfigurationNeedsWrite(stored, d)).to.equal(false);
-  });
-
-  it('needs a write to release a caBundle meshrev set before and the spec no longer gives', () => {
-    const stored = asStored(desired);
-    const fields = stored.metadata!.managedFields![0]!.fieldsV1 as Record<string, Record<string, Record<string, unknown>>>;
-    fields['f:webhooks']!['k:{"name":"rev.namespace.sidecar-injector.istio.io"}']!['f:clientConfig'] = { 'f:caBundle': {} };
-    expect(webhookConfigurationDiff(stored, desired, { fieldManager: manager })).to.deep.equal([
-      'webhook rev.namespace.sidecar-injector.istio.io: caBundle no longer set by meshrev',
-    ]);
-  });
-
-  it('needs a write when the owner reference is missing', () => {
-    const stored = asStored(desired);
-    delete stored.metadata!.ownerReferences;
-    expect(webhookConfigurationDiff(stored, desired)).to.deep.equal(['ownerReference MeshRevision/1-21 missing or different']);
   });
 });
