@@ -179,7 +179,17 @@ function defaultList<T extends k8s.KubernetesObject>(kc: k8s.KubeConfig, r: Reso
   };
 }
 
-export class Informer<T extends k8s.KubernetesObject> {
+/** The read side of an informer's cache: all a reconcile needs. */
+export interface Store<T> {
+  get(key: string): T | undefined;
+  /** Every cached object, or those of one namespace. */
+  list(namespace?: string): T[];
+  keys(): string[];
+  /** The resourceVersion the cache has seen changes up to (Informer.lastSyncResourceVersion), when known. */
+  lastSyncResourceVersion?(): string | undefined;
+}
+
+export class Informer<T extends k8s.KubernetesObject> implements Store<T> {
   readonly name: string;
   readonly resource: ResourceRef;
   private readonly lw: k8s.ListWatch<T>;

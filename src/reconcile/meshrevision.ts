@@ -29,6 +29,7 @@ import type { InjectionProbe } from '../kube/admission-probe.js';
 import { apiErrorMessage, isConflict, isNotFound } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { ReconcileContext, ReconcileResult } from '../runtime/workqueue.js';
+import type { Store } from '../kube/informer.js';
 import type { Workload } from '../api/workload.js';
 import { readOrigin } from '../policy/migration.js';
 import { resolverFrom, type RevisionResolver } from '../policy/routing.js';
@@ -49,16 +50,6 @@ export const STATUS_PROGRESS_INTERVAL_MS = 5000;
 
 /** While deletion waits on users of the revision, look again this often even without a watch event. */
 const DELETION_RECHECK_MS = 60_000;
-
-/** The read side of an informer's cache: all a reconcile needs. */
-export interface Store<T> {
-  get(key: string): T | undefined;
-  /** Every cached object, or those of one namespace. */
-  list(namespace?: string): T[];
-  keys(): string[];
-  /** The resourceVersion the cache has seen changes up to (Informer.lastSyncResourceVersion), when known. */
-  lastSyncResourceVersion?(): string | undefined;
-}
 
 export interface MeshRevisionReconcilerDeps {
   meshRevisions: Store<MeshRevision>;
@@ -91,13 +82,8 @@ export class MeshRevisionReconciler {
 
   constructor(private readonly d: MeshRevisionReconcilerDeps) {
     this.now = d.now ?? (() => new Date());
-    const pods = d.pods;
     this.migrations = new MigrationExecutor({
-      stores: {
-        namespaces: d.namespaces,
-        pods: { list: (ns?: string) => pods.list(ns), resourceVersion: () => pods.lastSyncResourceVersion?.() },
-        workloads: d.workloads,
-      },
+      stores: { namespaces: d.namespaces, pods: d.pods, workloads: d.workloads },
       writer: d.writer,
       events: d.events,
       metrics: d.migrationMetrics,

@@ -19,6 +19,7 @@ import type { MigrationMetrics } from '../health/metrics.js';
 import type { InjectionProbe } from '../kube/admission-probe.js';
 import type { KubeWriter } from '../kube/apply.js';
 import type { EventRecorder } from '../kube/events.js';
+import type { Store } from '../kube/informer.js';
 import { formatTime } from '../policy/conditions.js';
 import {
   decide,
@@ -73,13 +74,11 @@ export async function runBounded(tasks: readonly (() => Promise<unknown>)[], con
   if (failure) throw failure.err;
 }
 
+/** The caches a migration reads (informers' read side). */
 export interface Stores {
-  namespaces: { list(): V1Namespace[]; get(name: string): V1Namespace | undefined };
-  pods: {
-    list(namespace?: string): V1Pod[];
-    /** The pod cache's LastSyncResourceVersion: a workload newer than it is not judged on its pods yet. */
-    resourceVersion?(): string | undefined;
-  };
+  namespaces: Pick<Store<V1Namespace>, 'list' | 'get'>;
+  /** lastSyncResourceVersion: a workload newer than it is not judged on its pods yet. */
+  pods: Pick<Store<V1Pod>, 'list'> & Partial<Pick<Store<V1Pod>, 'lastSyncResourceVersion'>>;
   workloads(namespace: string): Workload[];
 }
 
@@ -165,7 +164,7 @@ export class MigrationExecutor {
 
   private observe(input: MigrationInput, g: Gathered, memo: MigrationObservation['memo']): MigrationObservation {
     const { stores } = this.d;
-    const podsResourceVersion = stores.pods.resourceVersion?.();
+    const podsResourceVersion = stores.pods.lastSyncResourceVersion?.();
     return {
       mrev: input.mrev,
       now: input.now,
