@@ -146,6 +146,13 @@ export const ANNOTATION_RESTARTED_FOR = 'meshrev.io/restarted-for';
 
 export interface NamespaceOrigin {
   meshRevision: string;
+  /**
+   * metadata.uid of that MeshRevision. A record naming another uid (restored
+   * from a backup, copied with a manifest, left by a MeshRevision deleted
+   * without its finalizer) is not this migration's and is not trusted.
+   * Records written before uids were recorded have none and are trusted.
+   */
+  uid?: string;
   /** The revision the namespace was moved to. */
   revision: string;
   /** The injection labels before the first change; absent keys were absent. */

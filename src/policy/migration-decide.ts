@@ -230,6 +230,8 @@ interface Scene {
   policy: MigrationFailurePolicy;
   outcomes: Map<string, NsOutcome>;
   memo: Map<string, AdmissionMemo>;
+  /** Records to forget on namespaces their owners opted out (istio-injection=disabled) after the move. */
+  released: NamespacePatch[];
   needs: Needs;
   events: DecidedEvent[];
   gateFailures: MigrationDecision['gateFailures'];
@@ -265,7 +267,7 @@ function decidePass(obs: MigrationObservation, forcedRollback: string | undefine
     kind: 'decided',
     decision: {
       needs: scene.needs,
-      namespacePatches: [...scene.outcomes.values()].flatMap((o) => (o.patch ? [o.patch] : [])),
+      namespacePatches: [...scene.released, ...[...scene.outcomes.values()].flatMap((o) => (o.patch ? [o.patch] : []))],
       started: fwd.started,
       restarts,
       restartConcurrency: Math.min(scene.spec?.maxConcurrentRestarts ?? DEFAULT_MAX_CONCURRENT_RESTARTS, RESTART_REQUEST_CONCURRENCY),
@@ -286,7 +288,8 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
   const generation = mrev.metadata.generation;
   const prev: MigrationStatus = mrev.status?.migration ?? {};
   const namespaces = obs.view.namespaces;
-  const classes = classifyNamespaces({ meshRevision: name, revision: target, migration: spec ?? { from: [] }, namespaces });
+  const uid = mrev.metadata.uid;
+  const classes = classifyNamespaces({ meshRevision: name, ...(uid !== undefined ? { uid } : {}), revision: target, migration: spec ?? { from: [] }, namespaces });
   const moved = classes.filter((c): c is Extract<NamespaceClass, { kind: 'moved' }> => c.kind === 'moved');
   if (!spec && moved.length === 0) return undefined;
   const scene: Scene = {
@@ -304,12 +307,18 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
     policy: spec?.onFailure ?? DEFAULT_MIGRATION_FAILURE_POLICY,
     outcomes: new Map(),
     memo: new Map(obs.memo),
+    released: [],
     needs: { admission: [], checks: [], injector: false },
     events: [],
     gateFailures: [],
   };
   const prevByName = new Map((prev.namespaces ?? []).map((e) => [e.name, e]));
   const { rollbackAll, rollbackListed } = scene.direction;
+  for (const c of classes) {
+    if (c.kind !== 'skipped' || !c.forget) continue;
+    scene.released.push(forgetOrigin(scene.byName.get(c.name)!));
+    scene.events.push({ type: 'Normal', reason: 'NamespaceOptedOut', message: `namespace ${c.name}: ${c.reason}; meshrev forgets its record and will not relabel, restart or return it` });
+  }
   for (const c of moved) {
     const ns = scene.byName.get(c.name)!;
     const back = rollbackAll || rollbackListed.has(c.name) || c.origin.rollbackReason !== undefined;
@@ -322,7 +331,7 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
     );
   }
   // Namespaces already returned by this migration (recorded on them, so no lost status write can drop them).
-  for (const r of returnedNamespaces(name, namespaces)) {
+  for (const r of returnedNamespaces(name, namespaces, uid)) {
     const byGate = r.origin.rollbackReason !== undefined && r.origin.rollbackGeneration === generation;
     if (scene.outcomes.has(r.name) || !(rollbackAll || rollbackListed.has(r.name) || byGate)) continue;
     const entry: NamespaceMigrationStatus = { name: r.name, state: NS_ROLLED_BACK, step: prevByName.get(r.name)?.step ?? 0, from: sourceOfLabels(r.origin.labels) ?? 'none' };
@@ -349,7 +358,7 @@ function directionOf(
     spec.rollback?.all === true ||
     (sameGeneration && (prev.phase === MIGRATION_PHASE_ROLLING_BACK || prev.phase === MIGRATION_PHASE_ROLLED_BACK));
   const rollbackListed = new Set(spec?.rollback?.namespaces ?? []);
-  const gateFailure = [...moved.map((c) => c.origin), ...returnedNamespaces(mrev.metadata.name!, obs.view.namespaces).map((r) => r.origin)].find(
+  const gateFailure = [...moved.map((c) => c.origin), ...returnedNamespaces(mrev.metadata.name!, obs.view.namespaces, mrev.metadata.uid).map((r) => r.origin)].find(
     (o) => o.rollbackReason !== undefined && o.rollbackGeneration === generation,
   )?.rollbackReason;
   const terminal = (sameGeneration && prev.phase === MIGRATION_PHASE_FAILED) || gateFailure !== undefined;
@@ -735,7 +744,7 @@ function stepHold(scene: Scene, steps: readonly StepStatus[], nextStep: number, 
 /** Records a pending namespace's origin and relabels it to the target, in one write. */
 function startNamespace(scene: Scene, n: string, step: number): void {
   const ns = scene.byName.get(n)!;
-  const origin: NamespaceOrigin = { ...originOf(ns, scene.name, scene.target), movedAt: formatTime(scene.obs.now) };
+  const origin: NamespaceOrigin = { ...originOf(ns, scene.name, scene.target, scene.obs.mrev.metadata.uid), movedAt: formatTime(scene.obs.now) };
   scene.outcomes.set(n, {
     entry: { name: n, state: NS_MIGRATING, step, from: sourceOfLabels(origin.labels) ?? 'none', message: 'relabelled; restarting workloads' },
     restarts: [],

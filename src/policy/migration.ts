@@ -34,6 +34,7 @@ export function readOrigin(ns: V1Namespace): NamespaceOrigin | undefined {
     if (typeof o.meshRevision !== 'string' || typeof o.revision !== 'string' || typeof o.labels !== 'object' || o.labels === null) return undefined;
     return {
       meshRevision: o.meshRevision,
+      ...(typeof o.uid === 'string' ? { uid: o.uid } : {}),
       revision: o.revision,
       labels: o.labels,
       ...(typeof o.movedAt === 'string' ? { movedAt: o.movedAt } : {}),
@@ -48,9 +49,9 @@ export function readOrigin(ns: V1Namespace): NamespaceOrigin | undefined {
 }
 
 /** The origin to record before a namespace's first change: its injection labels as they are now. */
-export function originOf(ns: V1Namespace, meshRevision: string, revision: string): NamespaceOrigin {
+export function originOf(ns: V1Namespace, meshRevision: string, revision: string, uid?: string): NamespaceOrigin {
   const labels = ns.metadata?.labels ?? {};
-  const o: NamespaceOrigin = { meshRevision, revision, labels: {} };
+  const o: NamespaceOrigin = { meshRevision, ...(uid !== undefined ? { uid } : {}), revision, labels: {} };
   if (labels[LABEL_ISTIO_INJECTION] !== undefined) o.labels['istio-injection'] = labels[LABEL_ISTIO_INJECTION];
   if (labels[LABEL_ISTIO_REV] !== undefined) o.labels['istio.io/rev'] = labels[LABEL_ISTIO_REV];
   return o;
@@ -76,12 +77,17 @@ export type NamespaceClass =
   | { kind: 'pending'; name: string; from: string }
   /** Carries this migration's origin annotation: relabelled (or being returned). */
   | { kind: 'moved'; name: string; from: string; origin: NamespaceOrigin }
-  /** Never touched, with the reason in words. */
-  | { kind: 'skipped'; name: string; reason: string };
+  /**
+   * Never touched, with the reason in words. `forget`: it carries this migration's record but its
+   * owners set istio-injection=disabled since: the record goes, and the namespace is theirs.
+   */
+  | { kind: 'skipped'; name: string; reason: string; forget?: true };
 
 export interface ClassifyInput {
   /** metadata.name of the MeshRevision. */
   meshRevision: string;
+  /** Its metadata.uid, when known: origin records naming another uid are not this migration's. */
+  uid?: string;
   /** Its spec.revision: the migration's target. */
   revision: string;
   migration: Pick<MigrationSpec, 'from' | 'namespaceSelector' | 'rollback'>;
@@ -93,12 +99,20 @@ function nsLabels(ns: V1Namespace): Record<string, string> {
   return { 'kubernetes.io/metadata.name': ns.metadata?.name ?? '', ...(ns.metadata?.labels ?? {}) };
 }
 
+/**
+ * Whether an origin record is this MeshRevision's: its name, and its uid when both are known (a
+ * record restored from a backup or copied with a manifest names another object's uid).
+ */
+export function isOwnOrigin(o: NamespaceOrigin, meshRevision: string, uid?: string): boolean {
+  return o.meshRevision === meshRevision && (o.uid === undefined || uid === undefined || o.uid === uid);
+}
+
 /** Namespaces this migration moved and fully returned (their origin annotation says rolledBackAt). */
-export function returnedNamespaces(meshRevision: string, namespaces: readonly V1Namespace[]): { name: string; origin: NamespaceOrigin }[] {
+export function returnedNamespaces(meshRevision: string, namespaces: readonly V1Namespace[], uid?: string): { name: string; origin: NamespaceOrigin }[] {
   const out: { name: string; origin: NamespaceOrigin }[] = [];
   for (const ns of namespaces) {
     const o = readOrigin(ns);
-    if (o && o.meshRevision === meshRevision && o.rolledBackAt && ns.metadata?.name) out.push({ name: ns.metadata.name, origin: o });
+    if (o && isOwnOrigin(o, meshRevision, uid) && o.rolledBackAt && ns.metadata?.name) out.push({ name: ns.metadata.name, origin: o });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
@@ -112,7 +126,13 @@ export function classifyNamespaces(input: ClassifyInput): NamespaceClass[] {
     const name = ns.metadata?.name;
     if (!name) continue;
     const recorded = readOrigin(ns);
-    if (recorded && recorded.meshRevision === input.meshRevision && !recorded.rolledBackAt) {
+    const own = recorded !== undefined && isOwnOrigin(recorded, input.meshRevision, input.uid);
+    if (own && !recorded.rolledBackAt) {
+      if (ns.metadata?.labels?.[LABEL_ISTIO_INJECTION] === 'disabled') {
+        // Its owners opted it out after the move: that wins over the migration, forward or back.
+        out.push({ kind: 'skipped', name, reason: `${LABEL_ISTIO_INJECTION}=disabled set after the move: left alone`, forget: true });
+        continue;
+      }
       out.push({ kind: 'moved', name, from: sourceOfLabels(recorded.labels) ?? 'none', origin: recorded });
       continue;
     }

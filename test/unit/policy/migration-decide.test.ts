@@ -60,12 +60,15 @@ interface NsSpec {
   gen?: number;
   /** Injection labels someone else set after meshrev's relabel. */
   labels?: Record<string, string>;
+  /** The MeshRevision uid the origin record names (a record copied from elsewhere names another). */
+  uid?: string;
 }
 
 function origin(s: NsSpec): NamespaceOrigin {
   const o: NamespaceOrigin = { meshRevision: MREV, revision: TARGET, labels: { 'istio-injection': 'enabled' }, movedAt: ago(s.where === 'justMoved' ? 1 : s.web === 'overdue' || s.web === 'appDeploy' ? 800 : 60) };
   if (s.where === 'returning' || s.where === 'returned') o.returnedAt = ago(50);
   if (s.where === 'returned') o.rolledBackAt = ago(40);
+  if (s.uid !== undefined) o.uid = s.uid;
   if (s.sentBack !== undefined) {
     o.rollbackReason = s.sentBack;
     o.rollbackGeneration = s.gen ?? GEN;
@@ -227,6 +230,8 @@ interface Expect {
   currentStep?: number;
   /** decide returns undefined: no migration and nothing moved. */
   nothing?: true;
+  /** The uid recorded in the origin of the first relabelToTarget patch. */
+  originUid?: string;
 }
 
 interface Row {
@@ -329,6 +334,11 @@ const rows: Row[] = [
   { name: 'a crash-looping workload in a namespace verified earlier is its owners\' business (17.1)', world: { ns: { a: crashing, b: migrated, c: migrated, d: migrated }, status: succeeded }, want: { phase: 'Succeeded', patches: [], events: [] } },
   { name: 'a namespace still moving is judged: the same app deploy fails it while the migration moves it (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: pending, d: pending }, spec: { maxConcurrentNamespaces: 2 }, injector: null }, want: { phase: 'Failed', events: ['HealthGateFailed'] } },
   { name: 'a retry after a rollback restarts a workload stamped by the earlier generation (17.2)', world: { ns: { a: { where: 'moved', web: 'staleStamp' }, b: pending }, generation: GEN + 1, status: { generation: GEN, phase: 'RolledBack' }, injector: null, memo: { a: { confirmed: { since: ago(60), expected: TARGET } } } }, want: { phase: 'Progressing', restarts: ['a/web→1-21'], events: [], states: ['a=Migrating', 'b=Pending'] } },
+  { name: 'respects istio-injection=disabled set on a migrated namespace: forgets its record instead of relabelling (17.5a)', world: { ns: { a: { ...migrated, labels: { 'istio-injection': 'disabled' } }, b: migrated }, status: succeeded }, want: { phase: 'Succeeded', patches: ['a:forgetOrigin'], restarts: [], events: ['NamespaceOptedOut'], states: ['b=Migrated'] } },
+  { name: 'does not return a namespace the user disabled on rollback (17.5a)', world: { ns: { a: { ...migrated, labels: { 'istio-injection': 'disabled' } }, b: migrated }, spec: { rollback: { all: true } } }, want: { patches: ['a:forgetOrigin', 'b:restoreOrigin'], states: ['b=RollingBack'] } },
+  { name: 'leaves a disabled namespace carrying a copied origin record of another MeshRevision object alone (17.5b)', world: { ns: { a: { ...migrated, labels: { 'istio-injection': 'disabled' }, uid: 'restored-from-backup' }, b: pending }, injector: null }, want: { patches: ['b:relabelToTarget'], started: ['b'], restarts: [], states: ['b=Migrating'] } },
+  { name: 'does not trust an origin record written for another MeshRevision object of the same name (17.5b)', world: { ns: { a: { where: 'moved', web: 'old', uid: 'copied' }, b: pending }, spec: { from: ['1-19'] }, injector: null }, want: { patches: [], started: [], restarts: [], states: [] } },
+  { name: 'records the MeshRevision uid with a namespace\'s origin', world: { ns: { a: pending }, injector: null }, want: { patches: ['a:relabelToTarget'], originUid: 'u1' } },
   { name: 'stays RolledBack for this generation after an automatic rollback', world: { ns: { a: fullyReturned, b: pending }, status: { generation: GEN, phase: 'RolledBack', rollbackReason: 'health gate failed: y' } }, want: { phase: 'RolledBack', started: [], rollbackReason: /health gate failed: y/ } },
 ];
 
@@ -371,6 +381,11 @@ describe('migration decide (table)', () => {
       }
       if (w.allReturned !== undefined) expect(d!.result.allReturned, 'allReturned').to.equal(w.allReturned);
       if (w.currentStep !== undefined) expect(s.currentStep, 'currentStep').to.equal(w.currentStep);
+      if (w.originUid !== undefined) {
+        const patch = d!.namespacePatches.find((p) => p.kind === 'relabelToTarget');
+        const annotations = (patch?.body.metadata as { annotations?: Record<string, string> } | undefined)?.annotations ?? {};
+        expect((JSON.parse(annotations['meshrev.io/origin'] ?? '{}') as { uid?: string }).uid, 'origin uid').to.equal(w.originUid);
+      }
     });
   }
 });
