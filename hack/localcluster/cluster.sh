@@ -11,6 +11,19 @@
 #   cluster.sh prune                       stop clusters whose owner process is gone
 #   cluster.sh down-all                    stop every cluster
 #   cluster.sh list                        list clusters with their kubeconfig
+#   cluster.sh restart NAME COMPONENT [--kill]
+#                                          stop one component (etcd, kube-apiserver,
+#                                          kube-controller-manager, kube-scheduler,
+#                                          kwok-controller; SIGTERM, or SIGKILL with --kill),
+#                                          then supervise: start it and whatever exited with it
+#   cluster.sh supervise NAME [--settle S] [--watch]
+#                                          start every component of NAME that is not running
+#                                          (kube-controller-manager and kube-scheduler exit
+#                                          when kube-apiserver stays away past their lease
+#                                          renewal, up to ~15 s later); waits for the API, then
+#                                          keeps restarting what exits until S seconds pass
+#                                          with everything up (default 0; restart uses 20);
+#                                          --watch: keep supervising until killed
 #
 # State lives in $MESHREV_CACHE/clusters/<NAME>/ (kwokctl's work dir). kwokctl
 # picks free ports for every component, so clusters never collide; creation is
@@ -23,7 +36,7 @@ clusters=$KWOK_WORKDIR/clusters
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 load_binaries() {
   local out
@@ -128,6 +141,63 @@ cluster_down() {
   log "cluster $name deleted"
 }
 
+# Components of a cluster that are not running, one per line.
+down_components() {
+  local dir=$clusters/$1 pidfile
+  for pidfile in "$dir"/pids/*.pid; do
+    [ -f "$pidfile" ] || continue
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || basename "$pidfile" .pid
+  done
+}
+
+# One pass: start what is down and wait until it runs and the API is ready.
+start_down() {
+  local name=$1 dir=$clusters/$1 down i
+  down=$(down_components "$name" | tr '\n' ' ')
+  [ -z "$down" ] && return 0
+  log "cluster $name: starting $down"
+  kwokctl_ start cluster --name "$name" >&2 || die "kwokctl could not start $down; logs in $dir/logs"
+  for i in $(seq 1 240); do
+    if [ -z "$(down_components "$name")" ] && kubectl --kubeconfig "$dir/kubeconfig" get --raw /readyz >/dev/null 2>&1; then
+      log "cluster $name: running again ($down)"
+      return 0
+    fi
+    sleep 0.25
+  done
+  die "cluster $name: $(down_components "$name" | tr '\n' ' ')not running 60s after start; logs in $dir/logs"
+}
+
+cluster_supervise() {
+  local name=$1 settle=${2:-0} watch=${3:-} dir=$clusters/$1
+  [ -d "$dir" ] || die "cluster $name does not exist"
+  load_binaries
+  local quiet_since=$SECONDS
+  while :; do
+    if [ -n "$(down_components "$name")" ]; then
+      start_down "$name"
+      quiet_since=$SECONDS
+    fi
+    if [ -z "$watch" ] && [ $((SECONDS - quiet_since)) -ge "$settle" ]; then break; fi
+    [ -d "$dir" ] || return 0
+    sleep 1
+  done
+  log "cluster $name: every component is running"
+}
+
+cluster_restart() {
+  local name=$1 component=$2 signal=${3:-TERM} dir=$clusters/$1
+  local pidfile=$dir/pids/$component.pid
+  [ -f "$pidfile" ] || die "cluster $name has no component $component (see $dir/pids)"
+  local pid i
+  pid=$(cat "$pidfile")
+  log "cluster $name: stopping $component (pid $pid, SIG$signal)"
+  kill -s "$signal" "$pid" 2>/dev/null || true
+  for i in $(seq 1 240); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+  # What depends on it notices and exits on its own time (lease renewal): supervise until quiet.
+  cluster_supervise "$name" 20
+}
+
 cluster_names() {
   local d
   for d in "$clusters"/*/; do [ -d "$d" ] && basename "$d"; done
@@ -154,5 +224,16 @@ case $cmd in
     done ;;
   down-all) for n in $(cluster_names); do cluster_down "$n"; done ;;
   list) for n in $(cluster_names); do echo "$n $clusters/$n/kubeconfig"; done ;;
+  supervise)
+    [ $# -ge 1 ] || usage
+    name=$1; shift; settle=0; watch=
+    while [ $# -gt 0 ]; do
+      case $1 in --settle) settle=$2; shift 2 ;; --watch) watch=1; shift ;; *) usage ;; esac
+    done
+    cluster_supervise "$name" "$settle" "$watch" ;;
+  restart)
+    [ $# -ge 2 ] || usage
+    sig=TERM; [ "${3:-}" = --kill ] && sig=KILL
+    cluster_restart "$1" "$2" "$sig" ;;
   *) usage ;;
 esac
