@@ -37,6 +37,10 @@ describe('admission policies: the operator\'s ServiceAccount may do only what me
       namespace: ns,
       body: { metadata: { name: 'web' }, spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'app:1' }] } } } },
     });
+    await c.apps.createNamespacedDaemonSet({
+      namespace: ns,
+      body: { metadata: { name: 'agent' }, spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { containers: [{ name: 'a', image: 'agent:1' }] } } } },
+    });
     await c.admission.createMutatingWebhookConfiguration({
       body: { metadata: { name: foreignMwc, labels: { 'istio.io/rev': '1-20' } }, webhooks: [] },
     });
@@ -71,10 +75,12 @@ describe('admission policies: the operator\'s ServiceAccount may do only what me
     expect(await outcome(() => op.delete({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }))).to.match(/forbidden|may not create or delete/i);
   });
 
-  it('allows restarting a workload, and denies changing its image, its labels or its scale', async function () {
+  it('allows restarting a Deployment or a DaemonSet, and denies changing its image, its labels or its scale', async function () {
     const deploy = (spec: Record<string, unknown>) => merge({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: ns }, spec } as k8s.KubernetesObject);
     const restart = { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-12-03T10:00:00Z', 'meshrev.io/restarted-for': '1-21' } } } };
     expect(await outcome(() => deploy(restart))).to.equal(undefined);
+    // A DaemonSet's restart also makes the API server bump its deprecated.daemonset.template.generation annotation.
+    expect(await outcome(() => merge({ apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: ns }, spec: restart } as k8s.KubernetesObject))).to.equal(undefined);
     expect(await outcome(() => deploy({ template: { spec: { containers: [{ name: 'app', image: 'evil:1' }] } } }))).to.contain('only restart it');
     expect(await outcome(() => deploy({ template: { metadata: { annotations: { 'prometheus.io/scrape': 'false' } } } }))).to.contain('only the restart annotations');
     expect(await outcome(() => deploy({ replicas: 0 }))).to.contain('may not scale');
