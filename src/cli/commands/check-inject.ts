@@ -10,6 +10,7 @@ import { explainInjection, formatExplanation, type PodToExplain } from '../../po
 import type { MeshInjectionSettings } from '../../policy/injection.js';
 import { CliError, parseKeyValues } from '../errors.js';
 import { outputOf } from '../io.js';
+import { OUTPUT_HELP, parseOutputFormat, renderData } from '../output.js';
 import { readInput } from './kube-inject.js';
 
 interface Options {
@@ -22,6 +23,7 @@ interface Options {
   enableNamespacesByDefault?: boolean;
   kubeconfig?: string;
   context?: string;
+  output: string;
 }
 
 /** MutatingWebhookConfigurations from YAML (documents, or a List). */
@@ -53,8 +55,10 @@ export function register(program: Command): void {
     .option('--enable-namespaces-by-default', 'offline: the mesh injects pods in unlabelled namespaces')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <context>', 'kubeconfig context to use')
+    .option('-o, --output <format>', OUTPUT_HELP, 'text')
     .action(async (podName: string | undefined, opts: Options, cmd: Command) => {
       const io = outputOf(cmd);
+      const format = parseOutputFormat(opts.output);
       const offline = opts.namespaceLabels !== undefined;
       if (podName !== undefined && (offline || opts.filename !== undefined)) {
         throw new CliError('a pod name is read from the cluster: give either [pod] with -n, or -f with a manifest', 2);
@@ -106,7 +110,7 @@ export function register(program: Command): void {
       };
       const namespace = { name: nsName, labels: nsLabels };
       const explanations = explainInjection({ namespace, pods, mesh, ...(webhooks ? { webhooks } : {}) });
-      io.out(formatExplanation(namespace, explanations));
+      io.out(format === 'text' ? formatExplanation(namespace, explanations) : renderData({ namespace, pods: explanations }, format));
       const conflicts = explanations.filter((x) => x.conflict);
       if (conflicts.length) {
         throw new CliError(

@@ -11,8 +11,8 @@ import { validateMeshRevision } from '../../policy/validation/index.js';
 import { CliError } from '../errors.js';
 import { outputOf } from '../io.js';
 import { buildPlan, formatPlanText, planJson } from '../plan-view.js';
+import { OUTPUT_HELP, parseOutputFormat, renderData } from '../output.js';
 import { readInput } from './kube-inject.js';
-import { parseOutputFormat } from './status.js';
 
 interface Options {
   filename: string;
@@ -61,7 +61,7 @@ export function register(program: Command): void {
     .requiredOption('-f, --filename <file>', 'MeshRevision manifest (YAML; - reads stdin)')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <context>', 'kubeconfig context to use')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .option('-o, --output <format>', OUTPUT_HELP, 'text')
     .action(async (opts: Options, cmd: Command) => {
       const io = outputOf(cmd);
       const format = parseOutputFormat(opts.output);
@@ -82,6 +82,6 @@ export function register(program: Command): void {
         clusterMeshRevisions: view.meshRevisions,
         webhooks: view.webhooks,
       });
-      io.out(format === 'json' ? `${JSON.stringify(planJson(report), null, 2)}\n` : formatPlanText(report));
+      io.out(format === 'text' ? formatPlanText(report) : renderData(planJson(report), format));
     });
 }
