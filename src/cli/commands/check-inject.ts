@@ -3,7 +3,6 @@
 // and fails when more than one webhook would inject.
 import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { parseAllDocuments } from 'yaml';
 import { workloadPods } from '../../injector/manifest.js';
 import { isPlainObject } from '../../injector/merge.js';
 import { explainInjection, formatExplanation, type PodToExplain } from '../../policy/explain-injection.js';
@@ -11,6 +10,7 @@ import type { MeshInjectionSettings } from '../../policy/injection.js';
 import { CliError, parseKeyValues } from '../errors.js';
 import { outputOf } from '../io.js';
 import { OUTPUT_HELP, parseOutputFormat, renderData } from '../output.js';
+import { parseYamlDocuments } from '../yaml-input.js';
 import { readInput } from './kube-inject.js';
 
 interface Options {
@@ -34,10 +34,7 @@ function parseWebhookConfigurations(text: string, source: string): V1MutatingWeb
     if (Array.isArray(o['items'])) o['items'].forEach(visit);
     else if (o['kind'] === 'MutatingWebhookConfiguration') out.push(o);
   };
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length) throw new CliError(`${source}: invalid YAML: ${doc.errors[0]?.message ?? ''}`);
-    visit(doc.toJS());
-  }
+  for (const doc of parseYamlDocuments(text, source)) visit(doc);
   return out;
 }
 
