@@ -93,9 +93,11 @@ function migrationPatch(mrev: MeshRevision, req: SteeringRequest): Record<string
       if (spec.paused === true) {
         throw new CliError(`MeshRevision ${name} is paused (spec.migration.paused: true)`, 1, `run meshrev resume ${name}: that spec change also retries`);
       }
-      // A failed generation stays failed; any spec change makes a new one. This
-      // is the smallest change that means nothing else: paused unset ↔ false.
-      return { paused: spec.paused === false ? null : false };
+      // A failed generation stays failed; any spec change makes a new one.
+      // `rollback: {all: false}` asks for nothing (and the CRD defaults no
+      // field of it, unlike paused, so the API server keeps it as written);
+      // the next retry removes it again.
+      return { rollback: { all: false } };
     }
   }
 }

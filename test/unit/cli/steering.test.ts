@@ -90,12 +90,14 @@ describe('cli: day-2 verbs as merge patches of spec.migration', function () {
     expect(c.changes).to.deep.equal(['spec.migration.rollback: {"all":true} → (unset)']);
   });
 
-  it('retry of a failed migration without a rollback toggles paused between unset and false: the smallest spec change', function () {
-    const unset = buildSteeringChange(mrev({}, { phase: 'Failed' }), { verb: 'retry' });
-    expect(unset.patch['spec']).to.deep.equal({ migration: { paused: false } });
-    const explicit = buildSteeringChange(mrev({ paused: false }, { phase: 'Failed' }), { verb: 'retry' });
-    expect(explicit.patch['spec']).to.deep.equal({ migration: { paused: null } });
-    expect(explicit.changes).to.deep.equal(['spec.migration.paused: false → (unset)']);
+  it('retry of a failed migration without a rollback sets rollback: {all: false}, a spec change that asks for nothing', function () {
+    // Not paused unset ↔ false: the CRD defaults paused to false, so that change would be no change.
+    const c = buildSteeringChange(mrev({ paused: false }, { phase: 'Failed' }), { verb: 'retry' });
+    expect(c.patch['spec']).to.deep.equal({ migration: { rollback: { all: false } } });
+    expect(c.changes).to.deep.equal(['spec.migration.rollback: (unset) → {"all":false}']);
+    // The next retry removes it again.
+    expect(buildSteeringChange(mrev({ rollback: { all: false } }, { phase: 'Failed' }), { verb: 'retry' }).patch['spec'])
+      .to.deep.equal({ migration: { rollback: null } });
   });
 
   it('retry refuses a migration that has not failed, and a paused one (resume is the retry then)', function () {
