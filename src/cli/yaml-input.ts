@@ -4,8 +4,10 @@
 // Why not plain parseAllDocuments: the `yaml` package checks each mapping key
 // against every key before it (uniqueKeys), which is quadratic in the size of
 // a mapping: a 0.7 MB mapping took 25 s, and `plan -f` on 5.6 MB gave no
-// answer in 120 s (issue 17). Here duplicates are found with a Set instead.
-import { isMap, isScalar, LineCounter, parseAllDocuments, Parser, visit } from 'yaml';
+// answer in 120 s (issue 17). Duplicates are found in linear time instead
+// (src/injector/yaml-keys.ts).
+import { LineCounter, parseAllDocuments, Parser } from 'yaml';
+import { firstDuplicateKey } from '../injector/yaml-keys.js';
 import { CliError } from './errors.js';
 
 /** Where a position is, for messages: "line 3". */
@@ -39,20 +41,8 @@ export function parseYamlDocuments(text: string, source: string, exitCode = 1): 
   for (const doc of parseAllDocuments(text, { uniqueKeys: false, lineCounter: counter })) {
     const first = doc.errors[0];
     if (first) throw new CliError(`${source}: invalid YAML${lineOf(counter, first.pos[0])}: ${first.message.split('\n')[0] ?? ''}`, exitCode);
-    visit(doc, {
-      Map(_, map) {
-        if (!isMap(map)) return;
-        const seen = new Set<unknown>();
-        for (const pair of map.items) {
-          const key: unknown = isScalar(pair.key) ? pair.key.value : pair.key;
-          if (typeof key === 'object' && key !== null) continue; // complex keys: not in Kubernetes manifests
-          if (seen.has(key)) {
-            throw new CliError(`${source}: invalid YAML${lineOf(counter, isScalar(pair.key) ? pair.key.range?.[0] : undefined)}: duplicate key ${JSON.stringify(key)}`, exitCode);
-          }
-          seen.add(key);
-        }
-      },
-    });
+    const dup = firstDuplicateKey(doc);
+    if (dup) throw new CliError(`${source}: invalid YAML${lineOf(counter, dup.offset)}: duplicate key ${JSON.stringify(dup.key)}`, exitCode);
     const js: unknown = doc.toJS({ maxAliasCount: 100 });
     if (js !== null && js !== undefined) out.push(js);
   }

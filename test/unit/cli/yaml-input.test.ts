@@ -77,6 +77,23 @@ describe('cli: reading YAML input', function () {
     expect(r.err).to.contain('document 1 at line 1 is not a Kubernetes object');
   });
 
+  it('kube-inject passes a ConfigMap of 60 000 keys through in linear time, and still refuses a duplicate key', async function () {
+    this.timeout(30_000);
+    const big = join(dir, 'big-configmap.yaml');
+    const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n${Array.from({ length: 60_000 }, (_, i) => `  k${i}: v${i}\n`).join('')}`;
+    writeFileSync(big, text);
+    const start = Date.now();
+    const r = await run('kube-inject', '-f', big);
+    expect(r.code, r.err).to.equal(0);
+    expect(r.out).to.equal(text);
+    expect(Date.now() - start).to.be.below(15_000); // quadratic before: about 45 s
+    const dup = join(dir, 'dup.yaml');
+    writeFileSync(dup, 'apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nmetadata: {name: b}\n');
+    const d = await run('kube-inject', '-f', dup);
+    expect(d.code).to.equal(1);
+    expect(d.err).to.contain('document 1: invalid YAML: duplicate key "metadata"');
+  });
+
   it('plan -f refuses a file larger than the API server would accept (3 MiB), before parsing it', function () {
     const text = `# ${'x'.repeat(MAX_PLAN_INPUT_BYTES)}\n`;
     expect(() => readMeshRevisionFile(text, 'huge.yaml')).to.throw(CliError, 'huge.yaml is larger than 3 MiB').with.property('exitCode', 2);
