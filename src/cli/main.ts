@@ -120,5 +120,7 @@ export function exitQuietlyOnBrokenPipe(
 
 if (isEntryPoint()) {
   exitQuietlyOnBrokenPipe(process.stdout);
+  // `2>&1 | head` closes stderr too; there is nowhere left to report to.
+  exitQuietlyOnBrokenPipe(process.stderr, undefined, () => {});
   void main();
 }
