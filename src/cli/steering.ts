@@ -72,7 +72,8 @@ function migrationPatch(mrev: MeshRevision, req: SteeringRequest): Record<string
           'promote a step whose pause is "indefinite" once the migration reports AwaitingPromotion (meshrev status), or name one with --step',
         );
       }
-      return { promotedStep: step };
+      // Promoting never takes a promotion back: a lower step leaves it as it is.
+      return { promotedStep: Math.max(step, spec.promotedStep ?? 0) };
     }
     case 'rollback': {
       if (!req.namespaces) return { rollback: { all: true, namespaces: null } };

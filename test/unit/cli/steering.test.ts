@@ -65,6 +65,14 @@ describe('cli: day-2 verbs as merge patches of spec.migration', function () {
     expect(c.patch['spec']).to.deep.equal({ migration: { promotedStep: 3 } });
   });
 
+  it('promote never lowers promotedStep: an earlier step, or a repeat while status still shows the old step, changes nothing', function () {
+    const lower = buildSteeringChange(mrev({ promotedStep: 3 }, { phase: 'Progressing', currentStep: 3 }), { verb: 'promote', step: 2 });
+    expect(lower.patch).to.deep.equal({});
+    expect(lower.unchanged).to.deep.equal(['spec.migration.promotedStep is already 3']);
+    const repeat = buildSteeringChange(mrev({ promotedStep: 2 }, { phase: 'AwaitingPromotion', currentStep: 2 }), { verb: 'promote' });
+    expect(repeat.changes).to.deep.equal([]);
+  });
+
   it('rollback without namespaces sets rollback.all and drops a namespace list (the CRD allows one or the other)', function () {
     const c = buildSteeringChange(mrev({ rollback: { namespaces: ['a'] } }), { verb: 'rollback' });
     expect(c.patch['spec']).to.deep.equal({ migration: { rollback: { all: true, namespaces: null } } });
