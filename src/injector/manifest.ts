@@ -8,6 +8,7 @@ import { decideInjection } from '../policy/injection.js';
 import type { InjectorConfig } from './config.js';
 import { injectPod } from './inject.js';
 import { isPlainObject } from './merge.js';
+import { firstDuplicateKey } from './yaml-keys.js';
 
 /** Where each workload kind keeps its pod template; `[]` means the object is the pod. */
 const POD_TEMPLATE_PATHS: Readonly<Record<string, readonly string[]>> = {
@@ -79,7 +80,15 @@ function strings(v: unknown): Record<string, string> {
 
 // kubectl reads manifests as YAML 1.1 (`yes`, `on`, `0777` are not strings
 // there); parsing and printing the same way keeps such strings quoted.
-const YAML_OPTIONS = { version: '1.1' } as const;
+// uniqueKeys: the package's check is quadratic; firstDuplicateKey does it in linear time.
+const YAML_OPTIONS = { version: '1.1', uniqueKeys: false } as const;
+
+/** The first error of a parsed document, including a duplicate key. */
+function documentError(doc: Document): string | undefined {
+  if (doc.errors.length) return doc.errors[0]?.message ?? 'parse error';
+  const dup = firstDuplicateKey(doc);
+  return dup ? `duplicate key ${JSON.stringify(dup.key)}` : undefined;
+}
 
 function getIn(obj: unknown, path: readonly (string | number)[]): unknown {
   let cur = obj;
@@ -153,8 +162,9 @@ export function kubeInjectManifest(text: string, config: InjectorConfig): KubeIn
   const pieces: string[] = [];
   for (const [i, source] of splitYamlDocuments(text).entries()) {
     const doc: Document = parseDocument(source, YAML_OPTIONS);
-    if (doc.errors.length) {
-      result.errors.push(`document ${i + 1}: invalid YAML: ${doc.errors[0]?.message ?? 'parse error'}`);
+    const error = documentError(doc);
+    if (error !== undefined) {
+      result.errors.push(`document ${i + 1}: invalid YAML: ${error}`);
       pieces.push(source);
       continue;
     }
@@ -207,7 +217,8 @@ export function workloadPods(text: string): WorkloadPod[] {
   };
   for (const [i, source] of splitYamlDocuments(text).entries()) {
     const doc = parseDocument(source, YAML_OPTIONS);
-    if (doc.errors.length) throw new Error(`document ${i + 1}: invalid YAML: ${doc.errors[0]?.message ?? 'parse error'}`);
+    const error = documentError(doc);
+    if (error !== undefined) throw new Error(`document ${i + 1}: invalid YAML: ${error}`);
     const obj = doc.toJS() as unknown;
     if (isPlainObject(obj)) visit(obj);
   }

@@ -9,13 +9,36 @@ export interface KubeConfigOptions {
   context?: string;
 }
 
+/**
+ * What kubectl says when it finds no configuration at all (no $KUBECONFIG,
+ * no ~/.kube/config, not in a pod), followed by how to give one.
+ */
+export const NO_CONFIGURATION_MESSAGE =
+  'no configuration has been provided: found no $KUBECONFIG, no ~/.kube/config and no in-cluster service account; ' +
+  'pass --kubeconfig <file>, set KUBECONFIG, or run in a pod with a service account';
+
+/**
+ * True for what client-node's loadFromDefault falls back to when it finds no
+ * configuration: one context "loaded-context" pointing at http://localhost:8080
+ * with an empty user. Requests then fail with "HTTP protocol is not allowed
+ * when skipTLSVerify is not set or false", which says nothing useful.
+ */
+function isNoConfigurationFallback(kc: k8s.KubeConfig): boolean {
+  const cluster = kc.getCurrentCluster();
+  const user = kc.getCurrentUser();
+  return kc.getCurrentContext() === 'loaded-context' && kc.getContexts().length === 1 &&
+    cluster?.name === 'cluster' && cluster.server === 'http://localhost:8080' &&
+    user?.name === 'user' && !user.token && !user.certFile && !user.certData && !user.authProvider && !user.exec;
+}
+
 export function loadKubeConfig(opts: KubeConfigOptions = {}): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   if (opts.kubeconfig) {
     kc.loadFromFile(opts.kubeconfig);
   } else {
-    // loadFromDefault honours $KUBECONFIG, then the in-cluster service account, then ~/.kube/config.
+    // loadFromDefault honours $KUBECONFIG, then ~/.kube/config, then the in-cluster service account.
     kc.loadFromDefault();
+    if (isNoConfigurationFallback(kc)) throw new Error(NO_CONFIGURATION_MESSAGE);
   }
   if (opts.context) {
     if (!kc.getContextObject(opts.context)) {

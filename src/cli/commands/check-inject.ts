@@ -3,13 +3,14 @@
 // and fails when more than one webhook would inject.
 import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { parseAllDocuments } from 'yaml';
 import { workloadPods } from '../../injector/manifest.js';
 import { isPlainObject } from '../../injector/merge.js';
 import { explainInjection, formatExplanation, type PodToExplain } from '../../policy/explain-injection.js';
 import type { MeshInjectionSettings } from '../../policy/injection.js';
 import { CliError, parseKeyValues } from '../errors.js';
 import { outputOf } from '../io.js';
+import { OUTPUT_HELP, parseOutputFormat, renderData } from '../output.js';
+import { parseYamlDocuments } from '../yaml-input.js';
 import { readInput } from './kube-inject.js';
 
 interface Options {
@@ -22,6 +23,7 @@ interface Options {
   enableNamespacesByDefault?: boolean;
   kubeconfig?: string;
   context?: string;
+  output: string;
 }
 
 /** MutatingWebhookConfigurations from YAML (documents, or a List). */
@@ -32,10 +34,7 @@ function parseWebhookConfigurations(text: string, source: string): V1MutatingWeb
     if (Array.isArray(o['items'])) o['items'].forEach(visit);
     else if (o['kind'] === 'MutatingWebhookConfiguration') out.push(o);
   };
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length) throw new CliError(`${source}: invalid YAML: ${doc.errors[0]?.message ?? ''}`);
-    visit(doc.toJS());
-  }
+  for (const doc of parseYamlDocuments(text, source)) visit(doc);
   return out;
 }
 
@@ -53,8 +52,10 @@ export function register(program: Command): void {
     .option('--enable-namespaces-by-default', 'offline: the mesh injects pods in unlabelled namespaces')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <context>', 'kubeconfig context to use')
+    .option('-o, --output <format>', OUTPUT_HELP, 'text')
     .action(async (podName: string | undefined, opts: Options, cmd: Command) => {
       const io = outputOf(cmd);
+      const format = parseOutputFormat(opts.output);
       const offline = opts.namespaceLabels !== undefined;
       if (podName !== undefined && (offline || opts.filename !== undefined)) {
         throw new CliError('a pod name is read from the cluster: give either [pod] with -n, or -f with a manifest', 2);
@@ -106,7 +107,7 @@ export function register(program: Command): void {
       };
       const namespace = { name: nsName, labels: nsLabels };
       const explanations = explainInjection({ namespace, pods, mesh, ...(webhooks ? { webhooks } : {}) });
-      io.out(formatExplanation(namespace, explanations));
+      io.out(format === 'text' ? formatExplanation(namespace, explanations) : renderData({ namespace, pods: explanations }, format));
       const conflicts = explanations.filter((x) => x.conflict);
       if (conflicts.length) {
         throw new CliError(

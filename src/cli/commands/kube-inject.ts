@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { kubeInjectManifest } from '../../injector/manifest.js';
 import { CliError } from '../errors.js';
 import { outputOf } from '../io.js';
+import { checkManifestDocuments, decodeInput } from '../yaml-input.js';
 import { loadConfig } from './injector.js';
 
 interface Options {
@@ -14,11 +15,12 @@ interface Options {
   quiet?: boolean;
 }
 
+/** The text of a file, or of stdin for "-"; refuses binary data (see decodeInput). */
 export async function readInput(path: string): Promise<string> {
-  if (path !== '-') return readFile(path, 'utf8');
+  if (path !== '-') return decodeInput(await readFile(path), path);
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return decodeInput(Buffer.concat(chunks), 'stdin');
 }
 
 export function register(program: Command): void {
@@ -33,6 +35,7 @@ export function register(program: Command): void {
       const io = outputOf(cmd);
       const config = await loadConfig(opts.config, opts.revision);
       const text = await readInput(opts.filename);
+      checkManifestDocuments(text, opts.filename === '-' ? 'stdin' : opts.filename);
       const result = kubeInjectManifest(text, config);
       if (result.errors.length) {
         throw new CliError(`cannot inject ${opts.filename}:\n  ${result.errors.join('\n  ')}`, 1);

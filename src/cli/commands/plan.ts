@@ -4,15 +4,15 @@
 // computed by the operator's own planner. Validation errors stop it before
 // anything is read from the cluster.
 import type { Command } from 'commander';
-import { parseAllDocuments } from 'yaml';
 import { KIND, type MeshRevision } from '../../api/meshrevision.js';
 import { isPlainObject } from '../../injector/merge.js';
 import { validateMeshRevision } from '../../policy/validation/index.js';
 import { CliError } from '../errors.js';
 import { outputOf } from '../io.js';
 import { buildPlan, formatPlanText, planJson } from '../plan-view.js';
+import { OUTPUT_HELP, parseOutputFormat, renderData } from '../output.js';
+import { parseYamlDocuments } from '../yaml-input.js';
 import { readInput } from './kube-inject.js';
-import { parseOutputFormat } from './status.js';
 
 interface Options {
   filename: string;
@@ -26,13 +26,19 @@ interface Options {
  * MeshRevision among several), validated; throws a CliError with exit code 2
  * naming every bad field.
  */
+/**
+ * The largest file `plan -f` reads: the API server's limit on a request body
+ * (3 MiB), so nothing larger could have been applied. Parsing is linear
+ * (src/cli/yaml-input.ts), and this keeps the answer within seconds.
+ */
+export const MAX_PLAN_INPUT_BYTES = 3 * 1024 * 1024;
+
 export function readMeshRevisionFile(text: string, source: string): MeshRevision {
-  const docs: unknown[] = [];
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length) throw new CliError(`${source}: invalid YAML: ${doc.errors[0]?.message ?? ''}`, 2);
-    const js: unknown = doc.toJS();
-    if (js !== null && js !== undefined) docs.push(js);
+  if (Buffer.byteLength(text) > MAX_PLAN_INPUT_BYTES) {
+    throw new CliError(`${source} is larger than 3 MiB: the API server accepts no request that large, so no ${KIND} in it could be applied`, 2,
+      `plan the MeshRevision alone (e.g. extract it with yq 'select(.kind == "${KIND}")')`);
   }
+  const docs = parseYamlDocuments(text, source, 2);
   const mrevs = docs.length === 1 ? docs : docs.filter((d) => isPlainObject(d) && d['kind'] === KIND);
   if (mrevs.length !== 1) {
     throw new CliError(
@@ -61,7 +67,7 @@ export function register(program: Command): void {
     .requiredOption('-f, --filename <file>', 'MeshRevision manifest (YAML; - reads stdin)')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <context>', 'kubeconfig context to use')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .option('-o, --output <format>', OUTPUT_HELP, 'text')
     .action(async (opts: Options, cmd: Command) => {
       const io = outputOf(cmd);
       const format = parseOutputFormat(opts.output);
@@ -82,6 +88,6 @@ export function register(program: Command): void {
         clusterMeshRevisions: view.meshRevisions,
         webhooks: view.webhooks,
       });
-      io.out(format === 'json' ? `${JSON.stringify(planJson(report), null, 2)}\n` : formatPlanText(report));
+      io.out(format === 'text' ? formatPlanText(report) : renderData(planJson(report), format));
     });
 }

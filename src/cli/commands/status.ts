@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parsePause } from '../../policy/migration.js';
 import { CliError, formatError } from '../errors.js';
 import { outputOf } from '../io.js';
+import { OUTPUT_HELP, parseOutputFormat, renderData, type OutputFormat } from '../output.js';
 import { buildStatusReport, formatStatusText, type StatusInput } from '../status-view.js';
 
 interface Options {
@@ -24,12 +25,7 @@ export const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 export const FRAME_SEPARATOR = '---\n';
 const MIN_INTERVAL_MS = 100;
 
-export type OutputFormat = 'text' | 'json';
-
-export function parseOutputFormat(value: string): OutputFormat {
-  if (value === 'text' || value === 'json') return value;
-  throw new CliError(`-o/--output: "${value}" is not a format; use text or json`, 2);
-}
+export { parseOutputFormat, type OutputFormat } from '../output.js';
 
 /** Go-style duration ("2s", "500ms", "1m") for --interval, at least 100ms. */
 export function parseInterval(value: string): number {
@@ -42,8 +38,7 @@ export function parseInterval(value: string): number {
 /** Renders one frame: the report in the requested format. */
 export function renderStatus(input: StatusInput, format: OutputFormat, compactJson = false): string {
   const report = buildStatusReport(input);
-  if (format === 'json') return `${JSON.stringify(report, null, compactJson ? undefined : 2)}\n`;
-  return formatStatusText(report);
+  return format === 'text' ? formatStatusText(report) : renderData(report, format, compactJson);
 }
 
 export interface WatchOptions {
@@ -102,7 +97,7 @@ export function register(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <context>', 'kubeconfig context to use')
     .option('-n, --namespace <namespace>', 'show only this namespace (and read only its pods)')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .option('-o, --output <format>', OUTPUT_HELP, 'text')
     .option('-w, --watch', 'redraw every --interval until Ctrl-C')
     .option('--interval <duration>', 'how often --watch redraws', '2s')
     // For tests and scripts: stop --watch after this many frames.
@@ -123,6 +118,9 @@ export function register(program: Command): void {
       });
       const frame = async (compactJson: boolean) => {
         const view = await readMeshView(kc, opts.namespace !== undefined ? { namespace: opts.namespace } : {});
+        if (opts.namespace !== undefined && !view.namespaces.some((n) => n.metadata?.name === opts.namespace)) {
+          throw new CliError(`namespace ${opts.namespace} does not exist`, 1, 'kubectl get namespaces lists them');
+        }
         const input: StatusInput = {
           meshRevisions: view.meshRevisions,
           crdInstalled: view.crdInstalled,

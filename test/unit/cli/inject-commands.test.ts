@@ -137,10 +137,10 @@ describe('cli: kube-inject and check-inject commands', function () {
     expect(r.err).to.contain('--namespace-labels: "nokey" is not key=value');
   });
 
-  it('rejects an unknown command and a missing required option through commander', async function () {
-    expect((await run('nope')).code).to.equal(1);
+  it('rejects an unknown command and a missing required option through commander, as usage errors (exit 2)', async function () {
+    expect((await run('nope')).code).to.equal(2);
     const r = await run('injector', '--revision', '1-21');
-    expect(r.code).to.equal(1);
+    expect(r.code).to.equal(2);
     expect(r.err).to.contain('--cert');
   });
 

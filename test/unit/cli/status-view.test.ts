@@ -331,7 +331,7 @@ describe('cli: meshrev status view', function () {
     });
 
     it('rejects an unknown output format and a bad interval with exit code 2', function () {
-      expect(() => parseOutputFormat('yaml')).to.throw(CliError, 'use text or json').with.property('exitCode', 2);
+      expect(() => parseOutputFormat('xml')).to.throw(CliError, 'use text, json, yaml').with.property('exitCode', 2);
       expect(() => parseInterval('soon')).to.throw(CliError, '--interval').with.property('exitCode', 2);
       expect(() => parseInterval('10ms')).to.throw(CliError, 'too short');
       expect(parseInterval('2s')).to.equal(2000);
@@ -405,9 +405,9 @@ describe('cli: meshrev status view', function () {
     });
 
     it('fails with exit code 2 on an unknown -o before reading the cluster', async function () {
-      const r = await run('status', '-o', 'yaml', '--kubeconfig', '/nonexistent/kubeconfig');
+      const r = await run('status', '-o', 'xml', '--kubeconfig', '/nonexistent/kubeconfig');
       expect(r.code).to.equal(2);
-      expect(r.err).to.contain('"yaml" is not a format');
+      expect(r.err).to.contain('"xml" is not a format');
     });
 
     it('hides --max-iterations from status --help', async function () {
