@@ -297,8 +297,26 @@ export interface MigrationStatus {
   finishedAt?: string;
   /** Why a rollback started (user request, deletion, a failed check). */
   rollbackReason?: string;
+  /**
+   * Set with rollbackReason: true when a person asked for the rollback
+   * (spec.migration.rollback, spec.migration removed — a `git revert` —, the
+   * MeshRevision deleted), false when a failed gate forced it. A requested
+   * rollback that completed is success (Ready=True); a forced one is a failure
+   * (Stalled=True). See the status contract in README.md.
+   */
+  rollbackRequested?: boolean;
   /** Why nothing moves right now although the migration would (e.g. the target injector is unreachable). */
   blocked?: string;
   /** "x/y" for `kubectl get mrev`. */
   summary?: string;
+}
+
+/**
+ * Whether the migration's rollback was asked for by a person. Statuses
+ * written before rollbackRequested existed are judged by their reason: the
+ * gates' reasons start with "health gate failed" / "health check failed".
+ */
+export function rollbackWasRequested(m: Pick<MigrationStatus, 'rollbackReason' | 'rollbackRequested'>): boolean {
+  if (m.rollbackRequested !== undefined) return m.rollbackRequested;
+  return !/^health (gate|check) failed/.test(m.rollbackReason ?? '');
 }

@@ -41,6 +41,7 @@ import {
   NS_ROLLED_BACK,
   NS_ROLLING_BACK,
   RELABEL_SETTLE_MS,
+  rollbackWasRequested,
   type MigrationFailurePolicy,
   type MigrationPhase,
   type MigrationSpec,
@@ -246,6 +247,8 @@ interface Direction {
   /** Nothing goes forward any more for this generation. */
   terminal: boolean;
   rollbackReason: string | undefined;
+  /** A person asked for the rollback (spec, deletion); false when a failed gate forced it. */
+  rollbackRequested: boolean;
 }
 
 function decidePass(obs: MigrationObservation, forcedRollback: string | undefined): Pass | undefined {
@@ -351,12 +354,9 @@ function directionOf(
   const spec = mrev.spec.migration;
   const generation = mrev.metadata.generation;
   const sameGeneration = prev.generation === generation;
-  const rollbackAll =
-    forcedRollback !== undefined ||
-    obs.deleting ||
-    !spec ||
-    spec.rollback?.all === true ||
-    (sameGeneration && (prev.phase === MIGRATION_PHASE_ROLLING_BACK || prev.phase === MIGRATION_PHASE_ROLLED_BACK));
+  const asked = obs.deleting || !spec || spec.rollback?.all === true;
+  const carried = sameGeneration && (prev.phase === MIGRATION_PHASE_ROLLING_BACK || prev.phase === MIGRATION_PHASE_ROLLED_BACK);
+  const rollbackAll = forcedRollback !== undefined || asked || carried;
   const rollbackListed = new Set(spec?.rollback?.namespaces ?? []);
   const gateFailure = [...moved.map((c) => c.origin), ...returnedNamespaces(mrev.metadata.name!, obs.view.namespaces, mrev.metadata.uid).map((r) => r.origin)].find(
     (o) => o.rollbackReason !== undefined && o.rollbackGeneration === generation,
@@ -378,7 +378,11 @@ function directionOf(
         ? `spec.migration.rollback.namespaces lists ${[...rollbackListed].join(', ')}`
         : // A failed migration keeps saying why for as long as it stays failed.
           (gateFailure ?? (terminal && sameGeneration ? prev.rollbackReason : undefined)));
-  return { rollbackAll, rollbackListed, gateFailure, terminal, rollbackReason };
+  // A rollback carried over from the previous status keeps who asked for it.
+  const rollbackRequested =
+    forcedRollback === undefined &&
+    (asked || (carried ? rollbackWasRequested(prev) : rollbackListed.size > 0));
+  return { rollbackAll, rollbackListed, gateFailure, terminal, rollbackReason, rollbackRequested };
 }
 
 // ---------------------------------------------------------------------------
@@ -803,7 +807,10 @@ function statusOf(scene: Scene, steps: StepStatus[], fwd: Forward, g: StatusInpu
     status.finishedAt = sameGeneration && prev.finishedAt && prev.phase === fwd.phase ? prev.finishedAt : formatTime(obs.now);
   }
   const why = direction.rollbackReason ?? g.gateReason;
-  if (why) status.rollbackReason = why;
+  if (why) {
+    status.rollbackReason = why;
+    status.rollbackRequested = direction.rollbackReason !== undefined && direction.rollbackRequested;
+  }
   if (g.blocked !== undefined) status.blocked = g.blocked;
   else if (g.checksHold !== undefined && fwd.phase !== MIGRATION_PHASE_SUCCEEDED) status.blocked = `waiting for health checks: ${g.checksHold}`;
   if (list.length === 0 && spec && fwd.phase === MIGRATION_PHASE_PROGRESSING) status.phase = MIGRATION_PHASE_PENDING;
