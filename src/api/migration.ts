@@ -320,3 +320,23 @@ export function rollbackWasRequested(m: Pick<MigrationStatus, 'rollbackReason' |
   if (m.rollbackRequested !== undefined) return m.rollbackRequested;
   return !/^health (gate|check) failed/.test(m.rollbackReason ?? '');
 }
+
+// ---------------------------------------------------------------------------
+// Migration-level Events on the MeshRevision, one per transition (namespace
+// Events — NamespaceMigrated, NamespaceRolledBack, NamespaceFailed — come on
+// top). Where a condition reason of the same meaning exists, the Event uses it.
+
+/** Normal: the first namespace of the migration (or of a retry) was relabelled. */
+export const EVENT_MIGRATION_STARTED = 'MigrationStarted';
+/** Normal: every namespace of a step is verified on the target. */
+export const EVENT_STEP_COMPLETED = 'StepCompleted';
+/** Normal: an indefinite pause was reached; spec.migration.promotedStep goes on. */
+export const EVENT_MIGRATION_AWAITING_PROMOTION = 'MigrationAwaitingPromotion';
+/** Normal: every eligible namespace is verified on the target. */
+export const EVENT_MIGRATION_SUCCEEDED = 'MigrationSucceeded';
+/** Normal when requested, Warning when a failed gate forced it. */
+export const EVENT_MIGRATION_ROLLING_BACK = 'MigrationRollingBack';
+/** Normal when requested, Warning when a failed gate forced it. */
+export const EVENT_MIGRATION_ROLLED_BACK = 'MigrationRolledBack';
+/** Warning: the migration stopped on a failed namespace or gate. */
+export const EVENT_MIGRATION_FAILED = 'MigrationFailed';

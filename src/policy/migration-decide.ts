@@ -25,6 +25,13 @@ import {
   DEFAULT_MAX_CONCURRENT_NAMESPACES,
   DEFAULT_MAX_CONCURRENT_RESTARTS,
   DEFAULT_MIGRATION_FAILURE_POLICY,
+  EVENT_MIGRATION_AWAITING_PROMOTION,
+  EVENT_MIGRATION_FAILED,
+  EVENT_MIGRATION_ROLLED_BACK,
+  EVENT_MIGRATION_ROLLING_BACK,
+  EVENT_MIGRATION_STARTED,
+  EVENT_MIGRATION_SUCCEEDED,
+  EVENT_STEP_COMPLETED,
   MIGRATION_PHASE_AWAITING_PROMOTION,
   MIGRATION_PHASE_FAILED,
   MIGRATION_PHASE_PAUSED,
@@ -274,7 +281,7 @@ function decidePass(obs: MigrationObservation, forcedRollback: string | undefine
       started: fwd.started,
       restarts,
       restartConcurrency: Math.min(scene.spec?.maxConcurrentRestarts ?? DEFAULT_MAX_CONCURRENT_RESTARTS, RESTART_REQUEST_CONCURRENCY),
-      events: [...scene.events, ...announce(scene, result.status.namespaces ?? [])],
+      events: [...scene.events, ...announce(scene, result.status.namespaces ?? []), ...transitions(scene, result.status)],
       gateFailures: scene.gateFailures,
       arrivals: arrivals(scene, result.status.namespaces ?? []),
       memo: new Map([...scene.memo].filter(([ns]) => scene.outcomes.has(ns))),
@@ -840,6 +847,77 @@ function announce(scene: Scene, after: readonly NamespaceMigrationStatus[]): Dec
     if (e.state === NS_FAILED) return [{ type: 'Warning', reason: 'NamespaceFailed', message: `namespace ${e.name}: ${e.message ?? 'failed'}` }];
     return [];
   });
+}
+
+/**
+ * Migration-level Events, one per transition: computed by comparing the
+ * status on the object with the one decided, so a reconcile that changes
+ * nothing (or decides twice) announces nothing new.
+ */
+function transitions(scene: Scene, next: MigrationStatus): DecidedEvent[] {
+  const { prev, target } = scene;
+  const out: DecidedEvent[] = [];
+  const c = next.counts ?? { eligible: 0, migrated: 0, inProgress: 0, failed: 0, rolledBack: 0 };
+  const stepCount = next.steps?.length ?? 0;
+  const progress = `${c.migrated}/${c.eligible} namespaces migrated`;
+  const changed = next.phase !== prev.phase;
+  const was = prev.phase;
+  const restarting = was === undefined || was === MIGRATION_PHASE_PENDING || was === MIGRATION_PHASE_SUCCEEDED || was === MIGRATION_PHASE_ROLLED_BACK || was === MIGRATION_PHASE_FAILED;
+  const moving = (next.namespaces ?? []).some((e) => e.state === NS_MIGRATING);
+  const movedBefore = (prev.namespaces ?? []).some((e) => e.state !== NS_PENDING);
+  if (next.phase === MIGRATION_PHASE_PROGRESSING && moving && (restarting || !movedBefore)) {
+    out.push({ type: 'Normal', reason: EVENT_MIGRATION_STARTED, message: `migration to ${target} started: ${c.eligible} namespace${c.eligible === 1 ? '' : 's'} in ${stepCount} step${stepCount === 1 ? '' : 's'}` });
+  }
+  if (!scene.direction.rollbackAll) {
+    const before = new Set((prev.steps ?? []).filter((s) => s.completedAt !== undefined).map((s) => s.index));
+    for (const s of next.steps ?? []) {
+      if (s.completedAt !== undefined && !before.has(s.index)) {
+        out.push({ type: 'Normal', reason: EVENT_STEP_COMPLETED, message: `step ${s.index}/${stepCount} completed: ${progress}` });
+      }
+    }
+  }
+  if (!changed) return out;
+  const requested = next.rollbackRequested === true;
+  const why = next.rollbackReason ?? 'requested';
+  switch (next.phase) {
+    case MIGRATION_PHASE_AWAITING_PROMOTION:
+      out.push({
+        type: 'Normal',
+        reason: EVENT_MIGRATION_AWAITING_PROMOTION,
+        message: `step ${next.currentStep ?? 1}/${stepCount} done, ${progress}; awaiting promotion: set spec.migration.promotedStep: ${next.currentStep ?? 1} to go on`,
+      });
+      break;
+    case MIGRATION_PHASE_SUCCEEDED: {
+      const took = next.startedAt && next.finishedAt ? Math.max(0, (Date.parse(next.finishedAt) - Date.parse(next.startedAt)) / 1000) : undefined;
+      out.push({ type: 'Normal', reason: EVENT_MIGRATION_SUCCEEDED, message: `migration to ${target} succeeded: ${progress}${took !== undefined ? ` in ${took}s` : ''}` });
+      break;
+    }
+    case MIGRATION_PHASE_ROLLING_BACK: {
+      const n = c.eligible - c.rolledBack;
+      const what = `rolling back ${n} namespace${n === 1 ? '' : 's'} to their origin`;
+      out.push(requested
+        ? { type: 'Normal', reason: EVENT_MIGRATION_ROLLING_BACK, message: `${what} as requested (${why})` }
+        : { type: 'Warning', reason: EVENT_MIGRATION_ROLLING_BACK, message: `${what} after a failed gate: ${why}` });
+      break;
+    }
+    case MIGRATION_PHASE_ROLLED_BACK: {
+      const what = `migration rolled back: ${c.rolledBack}/${c.eligible} namespaces returned to their origin`;
+      out.push(requested
+        ? { type: 'Normal', reason: EVENT_MIGRATION_ROLLED_BACK, message: `${what} as requested (${why}); change the spec to migrate again` }
+        : { type: 'Warning', reason: EVENT_MIGRATION_ROLLED_BACK, message: `${what} after a failed gate (${why}); fix the cause and change the spec to try again` });
+      break;
+    }
+    case MIGRATION_PHASE_FAILED:
+      out.push({
+        type: 'Warning',
+        reason: EVENT_MIGRATION_FAILED,
+        message: `migration stopped: ${next.rollbackReason ?? 'a namespace failed'}; ${progress}, ${c.failed} failed, ${c.rolledBack} returned; fix the cause and change the spec to try again, or roll back everything with spec.migration.rollback.all: true`,
+      });
+      break;
+    default:
+      break;
+  }
+  return out;
 }
 
 /** How long namespaces that arrived since the last status took (from their relabel). */
