@@ -5,12 +5,11 @@
 // real evaluators in hack/integrations (make test-integrations).
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parse } from 'yaml';
 import { REASON_MIGRATION_AWAITING_PROMOTION, REASON_MIGRATION_SUSPENDED } from '../../src/api/meshrevision.js';
+import { repoPath } from '../support/repo.js';
 
-const ROOT = process.cwd();
-const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
+const read = (path: string): string => readFileSync(repoPath(path), 'utf8');
 const indent = (text: string, n: number): string =>
   text
     .replace(/\n$/, '')
