@@ -887,11 +887,10 @@ function transitions(scene: Scene, next: MigrationStatus): DecidedEvent[] {
         message: `step ${next.currentStep ?? 1}/${stepCount} done, ${progress}; awaiting promotion: set spec.migration.promotedStep: ${next.currentStep ?? 1} to go on`,
       });
       break;
-    case MIGRATION_PHASE_SUCCEEDED: {
-      const took = next.startedAt && next.finishedAt ? Math.max(0, (Date.parse(next.finishedAt) - Date.parse(next.startedAt)) / 1000) : undefined;
-      out.push({ type: 'Normal', reason: EVENT_MIGRATION_SUCCEEDED, message: `migration to ${target} succeeded: ${progress}${took !== undefined ? ` in ${took}s` : ''}` });
+    case MIGRATION_PHASE_SUCCEEDED:
+      // No duration: startedAt restarts with every spec change (a promotion is one), so it would mislead.
+      out.push({ type: 'Normal', reason: EVENT_MIGRATION_SUCCEEDED, message: `migration to ${target} succeeded: ${progress} in ${stepCount} step${stepCount === 1 ? '' : 's'}` });
       break;
-    }
     case MIGRATION_PHASE_ROLLING_BACK: {
       const n = c.eligible - c.rolledBack;
       const what = `rolling back ${n} namespace${n === 1 ? '' : 's'} to their origin`;
