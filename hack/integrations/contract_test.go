@@ -274,3 +274,84 @@ func TestContract(t *testing.T) {
 	}
 	fmt.Printf("%d rows × {kstatus, Argo CD Lua, Flux CEL}: %d/%d verdicts match the contract\n", len(names), matched, 3*len(names))
 }
+
+// TestCapturedFromTheOperator judges MeshRevisions the real operator wrote on
+// the local cluster during the e2e tests (test/support/contract.ts writes them
+// to $MESHREV_CONTRACT_CAPTURE, default ../../.test-results/contract), each
+// against the verdicts of the testdata row of the same name. Skipped when the
+// e2e tests have not run.
+func TestCapturedFromTheOperator(t *testing.T) {
+	dir := os.Getenv("MESHREV_CONTRACT_CAPTURE")
+	if dir == "" {
+		dir = filepath.Join(root, ".test-results", "contract")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(files) == 0 {
+		t.Skipf("no MeshRevisions captured by the e2e tests in %s", dir)
+	}
+	luaScript, err := os.ReadFile(filepath.Join(root, "config/integrations/argocd/health.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprsYAML, err := os.ReadFile(filepath.Join(root, "config/integrations/flux/health-check-exprs.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exprs []healthCheckExpr
+	if err := yaml.Unmarshal(exprsYAML, &exprs); err != nil || len(exprs) != 1 {
+		t.Fatalf("health-check-exprs.yaml: %v", err)
+	}
+	expected := loadFixtures(t)
+	sort.Strings(files)
+	matched := 0
+	fmt.Printf("captured from the operator in %s:\n%-24s %-12s %-12s %-12s  %s\n", dir, "row", "kstatus", "argocd", "flux", "phase / Ready reason")
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		want, ok := expected[name]
+		if !ok {
+			t.Errorf("%s: no contract row %s in testdata", f, name)
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var captured struct {
+			Object json.RawMessage `json:"object"`
+		}
+		if err := json.Unmarshal(b, &captured); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		u := object(t, captured.Object)
+		ks, _, err := kstatusVerdict(u)
+		if err != nil {
+			t.Errorf("%s: kstatus: %v", name, err)
+		}
+		argo, _, err := argoVerdict(string(luaScript), u)
+		if err != nil {
+			t.Errorf("%s: argocd lua: %v", name, err)
+		}
+		flux, err := fluxVerdict(exprs[0], u)
+		if err != nil {
+			t.Errorf("%s: flux cel: %v", name, err)
+		}
+		mark := func(got, wantV string) string {
+			if got == wantV {
+				matched++
+				return got
+			}
+			t.Errorf("%s (captured): got %q, want %q", name, got, wantV)
+			return got + "≠" + wantV
+		}
+		phase, _, _ := unstructured.NestedString(u.Object, "status", "phase")
+		reason := ""
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conds {
+			if m, ok := c.(map[string]interface{}); ok && m["type"] == "Ready" {
+				reason = fmt.Sprint(m["reason"])
+			}
+		}
+		fmt.Printf("%-24s %-12s %-12s %-12s  %s / %s\n", name, mark(ks, want.Expect.Kstatus), mark(argo, want.Expect.ArgoCD), mark(flux, want.Expect.Flux), phase, reason)
+	}
+	fmt.Printf("%d rows captured from the operator × {kstatus, Argo CD Lua, Flux CEL}: %d/%d verdicts match the contract\n", len(files), matched, 3*len(files))
+}
