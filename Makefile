@@ -64,6 +64,10 @@ test-unit: build tools ## Run the fast unit tests (no cluster; a few use openssl
 tools: ## Install missing system tools the tests use (openssl, prometheus) from Debian's packages
 	hack/install-tools.sh
 
+.PHONY: test-integrations
+test-integrations: ## Judge the status contract's rows (fixtures, and MeshRevisions the e2e tests captured) with the real kstatus, Argo CD Lua and Flux CEL evaluators
+	cd hack/integrations && GOFLAGS=-mod=readonly GOTOOLCHAIN=local go test -count=1 -v ./...
+
 .PHONY: test-e2e
 test-e2e: build binaries tools ## Run the end-to-end tests against a fresh local cluster (started and torn down by the harness)
 	npx mocha --config test/.mocharc.e2e.json
@@ -73,12 +77,13 @@ bench: build binaries ## Run the benchmarks (BENCH="migration --sizes 10,100" fo
 	node dist/bench/run.js $(BENCH)
 
 .PHONY: test
-test: ## Run everything: lint, unit tests, then e2e tests on a real local cluster
+test: ## Run everything: lint, unit tests, e2e tests on a real local cluster, then the status contract's integration checks (over fixtures and the objects the e2e tests captured)
 	rm -rf .test-results
 	$(MAKE) --no-print-directory lint
 	@status=0; \
 	$(MAKE) --no-print-directory test-unit || status=1; \
 	$(MAKE) --no-print-directory test-e2e || status=1; \
+	$(MAKE) --no-print-directory test-integrations || status=1; \
 	exit $$status
 
 .PHONY: clean

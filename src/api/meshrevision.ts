@@ -166,8 +166,10 @@ export const CONDITION_RECONCILING = 'Reconciling';
 /**
  * True when meshrev cannot make progress without a person: invalid spec, a
  * claim held by another MeshRevision, a chart-made webhook for the same
- * revision, or a migration stopped after a rollback. Absent otherwise. GitOps
- * tools (Flux, Argo CD via kstatus) report the object as failed right away.
+ * revision, or a migration stopped by a failed gate (and its automatic
+ * rollback). A rollback a person asked for is not a failure: never Stalled.
+ * Absent otherwise. kstatus and Flux report the object as Failed right away;
+ * Argo CD does through the health check in config/integrations/argocd.
  */
 export const CONDITION_STALLED = 'Stalled';
 
@@ -214,13 +216,30 @@ export const REASON_DELETING = 'Deleting';
 export const REASON_API_ERROR = 'APIError';
 /** Reconciling=True, Ready=False: namespaces are moving (or soaking between steps). */
 export const REASON_MIGRATION_PROGRESSING = 'MigrationProgressing';
-/** Reconciling=True, Ready=False: an indefinite pause; set spec.migration.promotedStep to go on. */
+/**
+ * Ready=True, no Reconciling: an indefinite pause, a planned human gate; set
+ * spec.migration.promotedStep to go on. Nothing is converging, so kstatus says
+ * Current and a Flux `wait` does not time out; the shipped Argo CD health
+ * check reports Suspended (as Argo CD does for a paused Argo Rollout).
+ */
 export const REASON_MIGRATION_AWAITING_PROMOTION = 'MigrationAwaitingPromotion';
-/** Reconciling=True, Ready=False: spec.migration.paused is true. */
+/**
+ * spec.migration.paused is true. Ready=True without Reconciling once the
+ * namespaces in flight are done (Argo CD: Suspended); Reconciling=True while
+ * they finish.
+ */
 export const REASON_MIGRATION_SUSPENDED = 'MigrationSuspended';
-/** Reconciling=True, Ready=False: namespaces are being returned to their origin. */
+/**
+ * Namespaces are being returned to their origin. Requested rollback:
+ * Reconciling=True, Ready=False. Forced by a failed gate: Stalled=True,
+ * Ready=False (a failure; the rollback is meshrev's remedy, not the goal).
+ */
 export const REASON_MIGRATION_ROLLING_BACK = 'MigrationRollingBack';
-/** Stalled=True, Ready=False: every namespace was returned; a spec change (new generation) starts again. */
+/**
+ * Every namespace was returned. Requested rollback: Ready=True (the request
+ * succeeded). Forced by a failed gate: Stalled=True, Ready=False. A spec change
+ * (new generation) starts again.
+ */
 export const REASON_MIGRATION_ROLLED_BACK = 'MigrationRolledBack';
 /** Reconciling=True, Ready=False: nothing moves because a built-in gate does not pass (the target injector is unreachable). */
 export const REASON_MIGRATION_BLOCKED = 'MigrationBlocked';
@@ -244,8 +263,14 @@ export const PHASE_CONFLICT: RevisionPhaseWord<'Conflict'> = 'Conflict';
 export const PHASE_INVALID: RevisionPhaseWord<'Invalid'> = 'Invalid';
 /** Being deleted (possibly waiting while in use). */
 export const PHASE_DELETING: RevisionPhaseWord<'Deleting'> = 'Deleting';
-/** A migration is moving namespaces, soaking, paused or rolling back (see status.migration.phase). */
+/** A migration is moving namespaces, or soaking between steps (see status.migration.phase). */
 export const PHASE_MIGRATING: RevisionPhaseWord<'Migrating'> = 'Migrating';
+/** The migration waits for a person to raise spec.migration.promotedStep. */
+export const PHASE_AWAITING_PROMOTION: RevisionPhaseWord<'AwaitingPromotion'> = 'AwaitingPromotion';
+/** spec.migration.paused is true. */
+export const PHASE_SUSPENDED: RevisionPhaseWord<'Suspended'> = 'Suspended';
+/** Migrated namespaces are being returned to their origin (requested, or after a failed gate). */
+export const PHASE_ROLLING_BACK: RevisionPhaseWord<'RollingBack'> = 'RollingBack';
 /** The migration was rolled back; a spec change starts it again. */
 export const PHASE_ROLLED_BACK: RevisionPhaseWord<'RolledBack'> = 'RolledBack';
 /** The migration stopped on a failed namespace. */
@@ -258,6 +283,9 @@ export type Phase =
   | typeof PHASE_INVALID
   | typeof PHASE_DELETING
   | typeof PHASE_MIGRATING
+  | typeof PHASE_AWAITING_PROMOTION
+  | typeof PHASE_SUSPENDED
+  | typeof PHASE_ROLLING_BACK
   | typeof PHASE_ROLLED_BACK
   | typeof PHASE_FAILED;
 

@@ -297,8 +297,46 @@ export interface MigrationStatus {
   finishedAt?: string;
   /** Why a rollback started (user request, deletion, a failed check). */
   rollbackReason?: string;
+  /**
+   * Set with rollbackReason: true when a person asked for the rollback
+   * (spec.migration.rollback, spec.migration removed — a `git revert` —, the
+   * MeshRevision deleted), false when a failed gate forced it. A requested
+   * rollback that completed is success (Ready=True); a forced one is a failure
+   * (Stalled=True). See the status contract in README.md.
+   */
+  rollbackRequested?: boolean;
   /** Why nothing moves right now although the migration would (e.g. the target injector is unreachable). */
   blocked?: string;
   /** "x/y" for `kubectl get mrev`. */
   summary?: string;
 }
+
+/**
+ * Whether the migration's rollback was asked for by a person. Statuses
+ * written before rollbackRequested existed are judged by their reason: the
+ * gates' reasons start with "health gate failed" / "health check failed".
+ */
+export function rollbackWasRequested(m: Pick<MigrationStatus, 'rollbackReason' | 'rollbackRequested'>): boolean {
+  if (m.rollbackRequested !== undefined) return m.rollbackRequested;
+  return !/^health (gate|check) failed/.test(m.rollbackReason ?? '');
+}
+
+// ---------------------------------------------------------------------------
+// Migration-level Events on the MeshRevision, one per transition (namespace
+// Events — NamespaceMigrated, NamespaceRolledBack, NamespaceFailed — come on
+// top). Where a condition reason of the same meaning exists, the Event uses it.
+
+/** Normal: the first namespace of the migration (or of a retry) was relabelled. */
+export const EVENT_MIGRATION_STARTED = 'MigrationStarted';
+/** Normal: every namespace of a step is verified on the target. */
+export const EVENT_STEP_COMPLETED = 'StepCompleted';
+/** Normal: an indefinite pause was reached; spec.migration.promotedStep goes on. */
+export const EVENT_MIGRATION_AWAITING_PROMOTION = 'MigrationAwaitingPromotion';
+/** Normal: every eligible namespace is verified on the target. */
+export const EVENT_MIGRATION_SUCCEEDED = 'MigrationSucceeded';
+/** Normal when requested, Warning when a failed gate forced it. */
+export const EVENT_MIGRATION_ROLLING_BACK = 'MigrationRollingBack';
+/** Normal when requested, Warning when a failed gate forced it. */
+export const EVENT_MIGRATION_ROLLED_BACK = 'MigrationRolledBack';
+/** Warning: the migration stopped on a failed namespace or gate. */
+export const EVENT_MIGRATION_FAILED = 'MigrationFailed';

@@ -25,6 +25,13 @@ import {
   DEFAULT_MAX_CONCURRENT_NAMESPACES,
   DEFAULT_MAX_CONCURRENT_RESTARTS,
   DEFAULT_MIGRATION_FAILURE_POLICY,
+  EVENT_MIGRATION_AWAITING_PROMOTION,
+  EVENT_MIGRATION_FAILED,
+  EVENT_MIGRATION_ROLLED_BACK,
+  EVENT_MIGRATION_ROLLING_BACK,
+  EVENT_MIGRATION_STARTED,
+  EVENT_MIGRATION_SUCCEEDED,
+  EVENT_STEP_COMPLETED,
   MIGRATION_PHASE_AWAITING_PROMOTION,
   MIGRATION_PHASE_FAILED,
   MIGRATION_PHASE_PAUSED,
@@ -41,6 +48,7 @@ import {
   NS_ROLLED_BACK,
   NS_ROLLING_BACK,
   RELABEL_SETTLE_MS,
+  rollbackWasRequested,
   type MigrationFailurePolicy,
   type MigrationPhase,
   type MigrationSpec,
@@ -246,6 +254,8 @@ interface Direction {
   /** Nothing goes forward any more for this generation. */
   terminal: boolean;
   rollbackReason: string | undefined;
+  /** A person asked for the rollback (spec, deletion); false when a failed gate forced it. */
+  rollbackRequested: boolean;
 }
 
 function decidePass(obs: MigrationObservation, forcedRollback: string | undefined): Pass | undefined {
@@ -271,7 +281,7 @@ function decidePass(obs: MigrationObservation, forcedRollback: string | undefine
       started: fwd.started,
       restarts,
       restartConcurrency: Math.min(scene.spec?.maxConcurrentRestarts ?? DEFAULT_MAX_CONCURRENT_RESTARTS, RESTART_REQUEST_CONCURRENCY),
-      events: [...scene.events, ...announce(scene, result.status.namespaces ?? [])],
+      events: [...scene.events, ...announce(scene, result.status.namespaces ?? []), ...transitions(scene, result.status)],
       gateFailures: scene.gateFailures,
       arrivals: arrivals(scene, result.status.namespaces ?? []),
       memo: new Map([...scene.memo].filter(([ns]) => scene.outcomes.has(ns))),
@@ -351,12 +361,9 @@ function directionOf(
   const spec = mrev.spec.migration;
   const generation = mrev.metadata.generation;
   const sameGeneration = prev.generation === generation;
-  const rollbackAll =
-    forcedRollback !== undefined ||
-    obs.deleting ||
-    !spec ||
-    spec.rollback?.all === true ||
-    (sameGeneration && (prev.phase === MIGRATION_PHASE_ROLLING_BACK || prev.phase === MIGRATION_PHASE_ROLLED_BACK));
+  const asked = obs.deleting || !spec || spec.rollback?.all === true;
+  const carried = sameGeneration && (prev.phase === MIGRATION_PHASE_ROLLING_BACK || prev.phase === MIGRATION_PHASE_ROLLED_BACK);
+  const rollbackAll = forcedRollback !== undefined || asked || carried;
   const rollbackListed = new Set(spec?.rollback?.namespaces ?? []);
   const gateFailure = [...moved.map((c) => c.origin), ...returnedNamespaces(mrev.metadata.name!, obs.view.namespaces, mrev.metadata.uid).map((r) => r.origin)].find(
     (o) => o.rollbackReason !== undefined && o.rollbackGeneration === generation,
@@ -378,7 +385,11 @@ function directionOf(
         ? `spec.migration.rollback.namespaces lists ${[...rollbackListed].join(', ')}`
         : // A failed migration keeps saying why for as long as it stays failed.
           (gateFailure ?? (terminal && sameGeneration ? prev.rollbackReason : undefined)));
-  return { rollbackAll, rollbackListed, gateFailure, terminal, rollbackReason };
+  // A rollback carried over from the previous status keeps who asked for it.
+  const rollbackRequested =
+    forcedRollback === undefined &&
+    (asked || (carried ? rollbackWasRequested(prev) : rollbackListed.size > 0));
+  return { rollbackAll, rollbackListed, gateFailure, terminal, rollbackReason, rollbackRequested };
 }
 
 // ---------------------------------------------------------------------------
@@ -803,7 +814,10 @@ function statusOf(scene: Scene, steps: StepStatus[], fwd: Forward, g: StatusInpu
     status.finishedAt = sameGeneration && prev.finishedAt && prev.phase === fwd.phase ? prev.finishedAt : formatTime(obs.now);
   }
   const why = direction.rollbackReason ?? g.gateReason;
-  if (why) status.rollbackReason = why;
+  if (why) {
+    status.rollbackReason = why;
+    status.rollbackRequested = direction.rollbackReason !== undefined && direction.rollbackRequested;
+  }
   if (g.blocked !== undefined) status.blocked = g.blocked;
   else if (g.checksHold !== undefined && fwd.phase !== MIGRATION_PHASE_SUCCEEDED) status.blocked = `waiting for health checks: ${g.checksHold}`;
   if (list.length === 0 && spec && fwd.phase === MIGRATION_PHASE_PROGRESSING) status.phase = MIGRATION_PHASE_PENDING;
@@ -833,6 +847,76 @@ function announce(scene: Scene, after: readonly NamespaceMigrationStatus[]): Dec
     if (e.state === NS_FAILED) return [{ type: 'Warning', reason: 'NamespaceFailed', message: `namespace ${e.name}: ${e.message ?? 'failed'}` }];
     return [];
   });
+}
+
+/**
+ * Migration-level Events, one per transition: computed by comparing the
+ * status on the object with the one decided, so a reconcile that changes
+ * nothing (or decides twice) announces nothing new.
+ */
+function transitions(scene: Scene, next: MigrationStatus): DecidedEvent[] {
+  const { prev, target } = scene;
+  const out: DecidedEvent[] = [];
+  const c = next.counts ?? { eligible: 0, migrated: 0, inProgress: 0, failed: 0, rolledBack: 0 };
+  const stepCount = next.steps?.length ?? 0;
+  const progress = `${c.migrated}/${c.eligible} namespaces migrated`;
+  const changed = next.phase !== prev.phase;
+  const was = prev.phase;
+  const restarting = was === undefined || was === MIGRATION_PHASE_PENDING || was === MIGRATION_PHASE_SUCCEEDED || was === MIGRATION_PHASE_ROLLED_BACK || was === MIGRATION_PHASE_FAILED;
+  const moving = (next.namespaces ?? []).some((e) => e.state === NS_MIGRATING);
+  const movedBefore = (prev.namespaces ?? []).some((e) => e.state !== NS_PENDING);
+  if (next.phase === MIGRATION_PHASE_PROGRESSING && moving && (restarting || !movedBefore)) {
+    out.push({ type: 'Normal', reason: EVENT_MIGRATION_STARTED, message: `migration to ${target} started: ${c.eligible} namespace${c.eligible === 1 ? '' : 's'} in ${stepCount} step${stepCount === 1 ? '' : 's'}` });
+  }
+  if (!scene.direction.rollbackAll) {
+    const before = new Set((prev.steps ?? []).filter((s) => s.completedAt !== undefined).map((s) => s.index));
+    for (const s of next.steps ?? []) {
+      if (s.completedAt !== undefined && !before.has(s.index)) {
+        out.push({ type: 'Normal', reason: EVENT_STEP_COMPLETED, message: `step ${s.index}/${stepCount} completed: ${progress}` });
+      }
+    }
+  }
+  if (!changed) return out;
+  const requested = next.rollbackRequested === true;
+  const why = next.rollbackReason ?? 'requested';
+  switch (next.phase) {
+    case MIGRATION_PHASE_AWAITING_PROMOTION:
+      out.push({
+        type: 'Normal',
+        reason: EVENT_MIGRATION_AWAITING_PROMOTION,
+        message: `step ${next.currentStep ?? 1}/${stepCount} done, ${progress}; awaiting promotion: set spec.migration.promotedStep: ${next.currentStep ?? 1} to go on`,
+      });
+      break;
+    case MIGRATION_PHASE_SUCCEEDED:
+      // No duration: startedAt restarts with every spec change (a promotion is one), so it would mislead.
+      out.push({ type: 'Normal', reason: EVENT_MIGRATION_SUCCEEDED, message: `migration to ${target} succeeded: ${progress} in ${stepCount} step${stepCount === 1 ? '' : 's'}` });
+      break;
+    case MIGRATION_PHASE_ROLLING_BACK: {
+      const n = c.eligible - c.rolledBack;
+      const what = `rolling back ${n} namespace${n === 1 ? '' : 's'} to their origin`;
+      out.push(requested
+        ? { type: 'Normal', reason: EVENT_MIGRATION_ROLLING_BACK, message: `${what} as requested (${why})` }
+        : { type: 'Warning', reason: EVENT_MIGRATION_ROLLING_BACK, message: `${what} after a failed gate: ${why}` });
+      break;
+    }
+    case MIGRATION_PHASE_ROLLED_BACK: {
+      const what = `migration rolled back: ${c.rolledBack}/${c.eligible} namespaces returned to their origin`;
+      out.push(requested
+        ? { type: 'Normal', reason: EVENT_MIGRATION_ROLLED_BACK, message: `${what} as requested (${why}); change the spec to migrate again` }
+        : { type: 'Warning', reason: EVENT_MIGRATION_ROLLED_BACK, message: `${what} after a failed gate (${why}); fix the cause and change the spec to try again` });
+      break;
+    }
+    case MIGRATION_PHASE_FAILED:
+      out.push({
+        type: 'Warning',
+        reason: EVENT_MIGRATION_FAILED,
+        message: `migration stopped: ${next.rollbackReason ?? 'a namespace failed'}; ${progress}, ${c.failed} failed, ${c.rolledBack} returned; fix the cause and change the spec to try again, or roll back everything with spec.migration.rollback.all: true`,
+      });
+      break;
+    default:
+      break;
+  }
+  return out;
 }
 
 /** How long namespaces that arrived since the last status took (from their relabel). */

@@ -7,9 +7,12 @@ import {
   PHASE_DELETING,
   PHASE_INVALID,
   PHASE_FAILED,
+  PHASE_AWAITING_PROMOTION,
   PHASE_MIGRATING,
   PHASE_READY,
   PHASE_ROLLED_BACK,
+  PHASE_ROLLING_BACK,
+  PHASE_SUSPENDED,
   REASON_API_ERROR,
   REASON_MIGRATION_AWAITING_PROMOTION,
   REASON_MIGRATION_BLOCKED,
@@ -41,6 +44,7 @@ import {
   NS_FAILED,
   NS_ROLLED_BACK,
   NS_ROLLING_BACK,
+  rollbackWasRequested,
   type MigrationStatus,
 } from '../api/migration.js';
 import type { HealthChecksStatus } from '../api/health.js';
@@ -131,11 +135,25 @@ export interface RevisionObservation {
   healthChecks?: HealthChecksStatus;
 }
 
-/** Ready/Reconciling/Stalled for a migration that is not done: undefined when it is done or absent. */
-function migrationConditions(m: MigrationStatus | undefined): KstatusInput | undefined {
+/** The phase for humans and Ready/Reconciling/Stalled of a migration that is not done: undefined when it is done or absent. */
+interface MigrationVerdict extends KstatusInput {
+  phase: MeshRevisionStatus['phase'];
+}
+
+/**
+ * The status contract for migrations (README.md, "Status contract"): moving,
+ * soaking, blocked and a requested rollback in progress are Reconciling; a
+ * planned human gate (AwaitingPromotion) and a suspension with nothing in
+ * flight are Ready=True with their own reason and no Reconciling — nothing is
+ * converging, so kstatus says Current and Flux's wait does not time out; a
+ * requested rollback that completed is Ready=True; a failed gate, and the
+ * rollback it forced, are Stalled.
+ */
+function migrationConditions(m: MigrationStatus | undefined): MigrationVerdict | undefined {
   if (!m?.phase) return undefined;
   const progress = `${m.summary ?? ''} namespaces migrated`;
   const where = m.currentStep ? ` (step ${m.currentStep}/${m.steps?.length ?? '?'})` : '';
+  const returned = `${m.counts?.rolledBack ?? 0}/${m.counts?.eligible ?? 0} namespaces returned`;
   switch (m.phase) {
     case MIGRATION_PHASE_SUCCEEDED:
       return undefined;
@@ -146,31 +164,44 @@ function migrationConditions(m: MigrationStatus | undefined): KstatusInput | und
         `migration stopped, ${progress}: ${failed.join('; ') || m.rollbackReason || 'a namespace failed'}` +
         (sentBack.length > 0 ? `; returned to their origin: ${sentBack.join(', ')}` : '') +
         '; fix the cause and change the spec to try again, or roll back everything with spec.migration.rollback.all: true';
-      return { ready: { status: 'False', reason: REASON_MIGRATION_FAILED, message }, stalled: { reason: REASON_MIGRATION_FAILED, message } };
+      return { phase: PHASE_FAILED, ready: { status: 'False', reason: REASON_MIGRATION_FAILED, message }, stalled: { reason: REASON_MIGRATION_FAILED, message } };
     }
     case MIGRATION_PHASE_ROLLED_BACK: {
-      const message = `migration rolled back (${m.rollbackReason ?? 'requested'}); change the spec to try again`;
-      return { ready: { status: 'False', reason: REASON_MIGRATION_ROLLED_BACK, message }, stalled: { reason: REASON_MIGRATION_ROLLED_BACK, message } };
+      if (rollbackWasRequested(m)) {
+        const message = `migration rolled back as requested (${m.rollbackReason ?? 'requested'}): ${returned}; change the spec to migrate again`;
+        return { phase: PHASE_ROLLED_BACK, ready: { status: 'True', reason: REASON_MIGRATION_ROLLED_BACK, message } };
+      }
+      const message = `migration rolled back after a failed gate (${m.rollbackReason ?? 'unknown'}): ${returned}; fix the cause and change the spec to try again`;
+      return { phase: PHASE_ROLLED_BACK, ready: { status: 'False', reason: REASON_MIGRATION_ROLLED_BACK, message }, stalled: { reason: REASON_MIGRATION_ROLLED_BACK, message } };
     }
     case MIGRATION_PHASE_ROLLING_BACK: {
-      const message = `rolling back (${m.rollbackReason ?? 'requested'}): ${m.counts?.rolledBack ?? 0}/${m.counts?.eligible ?? 0} namespaces returned`;
-      return { ready: { status: 'False', reason: REASON_MIGRATION_ROLLING_BACK, message }, reconciling: { reason: REASON_MIGRATION_ROLLING_BACK, message } };
+      if (rollbackWasRequested(m)) {
+        const message = `rolling back as requested (${m.rollbackReason ?? 'requested'}): ${returned}`;
+        return { phase: PHASE_ROLLING_BACK, ready: { status: 'False', reason: REASON_MIGRATION_ROLLING_BACK, message }, reconciling: { reason: REASON_MIGRATION_ROLLING_BACK, message } };
+      }
+      const message = `rolling back after a failed gate (${m.rollbackReason ?? 'unknown'}): ${returned}; fix the cause and change the spec to try again`;
+      return { phase: PHASE_ROLLING_BACK, ready: { status: 'False', reason: REASON_MIGRATION_ROLLING_BACK, message }, stalled: { reason: REASON_MIGRATION_ROLLING_BACK, message } };
     }
     case MIGRATION_PHASE_AWAITING_PROMOTION: {
-      const message = `${progress}${where}; waiting for spec.migration.promotedStep: ${m.currentStep ?? 1} to go on`;
-      return { ready: { status: 'False', reason: REASON_MIGRATION_AWAITING_PROMOTION, message }, reconciling: { reason: REASON_MIGRATION_AWAITING_PROMOTION, message } };
+      const message = `${progress}${where}; awaiting promotion: set spec.migration.promotedStep: ${m.currentStep ?? 1} to go on`;
+      return { phase: PHASE_AWAITING_PROMOTION, ready: { status: 'True', reason: REASON_MIGRATION_AWAITING_PROMOTION, message } };
     }
     case MIGRATION_PHASE_SUSPENDED: {
-      const message = `${progress}${where}; suspended by spec.migration.paused: true`;
-      return { ready: { status: 'False', reason: REASON_MIGRATION_SUSPENDED, message }, reconciling: { reason: REASON_MIGRATION_SUSPENDED, message } };
+      const inFlight = m.counts?.inProgress ?? 0;
+      if (inFlight > 0) {
+        const message = `${progress}${where}; suspended by spec.migration.paused: true, finishing ${inFlight} namespace${inFlight === 1 ? '' : 's'} in flight`;
+        return { phase: PHASE_SUSPENDED, ready: { status: 'False', reason: REASON_MIGRATION_SUSPENDED, message }, reconciling: { reason: REASON_MIGRATION_SUSPENDED, message } };
+      }
+      const message = `${progress}${where}; suspended by spec.migration.paused: true, set it to false to go on`;
+      return { phase: PHASE_SUSPENDED, ready: { status: 'True', reason: REASON_MIGRATION_SUSPENDED, message } };
     }
     default: {
       if (m.blocked) {
         const message = `${progress}${where}; blocked: ${m.blocked}`;
-        return { ready: { status: 'False', reason: REASON_MIGRATION_BLOCKED, message }, reconciling: { reason: REASON_MIGRATION_BLOCKED, message } };
+        return { phase: PHASE_MIGRATING, ready: { status: 'False', reason: REASON_MIGRATION_BLOCKED, message }, reconciling: { reason: REASON_MIGRATION_BLOCKED, message } };
       }
       const message = `${m.phase === MIGRATION_PHASE_PAUSED ? 'soaking after a step' : 'migrating'}: ${progress}${where}`;
-      return { ready: { status: 'False', reason: REASON_MIGRATION_PROGRESSING, message }, reconciling: { reason: REASON_MIGRATION_PROGRESSING, message } };
+      return { phase: PHASE_MIGRATING, ready: { status: 'False', reason: REASON_MIGRATION_PROGRESSING, message }, reconciling: { reason: REASON_MIGRATION_PROGRESSING, message } };
     }
   }
 }
@@ -231,10 +262,9 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
     kstatus = { ready: { status: 'False', reason, message }, stalled: { reason, message } };
     lastFailure = failure(prev.lastFailure, reason, message, o.now);
   } else if (migrationConditions(o.migration)) {
-    const m = migrationConditions(o.migration)!;
+    const { phase: migrationPhase, ...m } = migrationConditions(o.migration)!;
     kstatus = m;
-    phase =
-      o.migration?.phase === MIGRATION_PHASE_FAILED ? PHASE_FAILED : o.migration?.phase === MIGRATION_PHASE_ROLLED_BACK ? PHASE_ROLLED_BACK : PHASE_MIGRATING;
+    phase = migrationPhase;
     if (m.stalled) lastFailure = failure(prev.lastFailure, m.stalled.reason, m.stalled.message, o.now);
   } else {
     phase = PHASE_READY;

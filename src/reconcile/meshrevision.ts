@@ -198,11 +198,17 @@ export class MeshRevisionReconciler {
       return;
     }
     const name = desired.metadata!.name!;
-    const diff = webhookConfigurationDiff(this.d.webhooks.get(name), desired, { fieldManager: this.d.writer.fieldManager });
+    const existing = this.d.webhooks.get(name);
+    const diff = webhookConfigurationDiff(existing, desired, { fieldManager: this.d.writer.fieldManager });
     if (diff.length > 0) {
       log.info('applying webhook configuration', { webhookConfiguration: name, changes: diff });
       await this.d.writer.apply(desired);
-      void this.d.events.normal(eventRef(mrev), REASON_WEBHOOK_CONFIGURED, `applied ${name}: ${diff.join('; ')}`);
+      const entries = (desired.webhooks ?? []).map((w) => w.name);
+      const message =
+        existing === undefined
+          ? `created MutatingWebhookConfiguration ${name} with ${entries.length} webhook${entries.length === 1 ? '' : 's'} (${entries.join(', ')})`
+          : `updated MutatingWebhookConfiguration ${name}: ${diff.join('; ')}`;
+      void this.d.events.normal(eventRef(mrev), REASON_WEBHOOK_CONFIGURED, message);
     }
     obs.webhookConfiguration = name;
   }

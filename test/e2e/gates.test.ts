@@ -23,6 +23,7 @@ import { startInjector } from '../support/injector.js';
 import { startPrometheus, type TestPrometheus } from '../support/prometheus.js';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { captureContractRow } from '../support/contract.js';
 
 describe('health gates', function () {
   this.timeout(240_000);
@@ -67,6 +68,7 @@ describe('health gates', function () {
         migration: migrationFor(m, { maxConcurrentNamespaces: 3, onFailure: 'rollbackNamespace' }),
       }));
       const failed = await waitMigrationPhase(c, m.newRev, 'Failed', 120_000);
+      captureContractRow('failed', failed);
       const [ok0, bad, ok2] = names as [string, string, string];
       await eventually(`${bad} back on its origin`, async () => {
         const s = (await getMeshRevision(c, m.newRev))?.status?.migration;
@@ -132,6 +134,7 @@ describe('health gates', function () {
         return mrev?.status?.migration?.blocked ? mrev : false;
       });
       expect(held.status?.migration?.blocked).to.match(/unreachable|TLS/);
+      captureContractRow('blocked', held);
       expect(held.status?.conditions?.find((x) => x.type === 'Ready')?.reason).to.equal('MigrationBlocked');
       await new Promise((r) => setTimeout(r, 4000));
       for (const ns of names) expect(await namespaceLabels(c, ns), `${ns} untouched`).to.deep.equal({ 'istio-injection': 'enabled' });

@@ -29,6 +29,7 @@ import {
   type Mesh,
 } from '../support/mesh.js';
 import { startOperatorAsServiceAccount } from '../support/operator.js';
+import { captureContractRow } from '../support/contract.js';
 
 describe('canary migration', function () {
   this.timeout(240_000);
@@ -95,6 +96,7 @@ describe('canary migration', function () {
         migration: migrationFor(m, { steps: [{ namespaces: 1 }, { percent: 50 }, { percent: 100 }], maxConcurrentNamespaces: 3 }),
       }));
       const done = await waitMigrationPhase(c, m.newRev, 'Succeeded', 180_000);
+      captureContractRow('succeeded', done);
       expect(done.status?.migration?.steps?.map((s) => s.target)).to.deep.equal([1, 5, 10]);
       expect(done.status?.migration?.counts).to.include({ eligible: 10, migrated: 10, failed: 0 });
       expect(done.status?.conditions?.find((x) => x.type === 'Ready')?.status).to.equal('True');
@@ -132,8 +134,13 @@ describe('canary migration', function () {
       const m = mesh!;
       await patchMigration(c, m.newRev, { rollback: { all: true } });
       const back = await waitMigrationPhase(c, m.newRev, 'RolledBack', 180_000);
+      captureContractRow('requested-rolled-back', back);
       expect(back.status?.migration?.counts?.rolledBack).to.equal(10);
-      expect(back.status?.conditions?.find((x) => x.type === 'Stalled')?.reason).to.equal('MigrationRolledBack');
+      // A rollback the user asked for that completed is success (the status contract in README.md): Ready, no failure.
+      expect(back.status?.conditions?.find((x) => x.type === 'Ready')).to.deep.include({ status: 'True', reason: 'MigrationRolledBack' });
+      expect(back.status?.conditions?.find((x) => x.type === 'Stalled')).to.equal(undefined);
+      expect(back.status?.lastFailure).to.equal(undefined);
+      expect(back.status?.migration?.rollbackRequested).to.equal(true);
       expect(back.status?.phase).to.equal('RolledBack');
       expect(back.status?.migration?.summary).to.equal('10/10 rolled back');
       for (const ns of eligible) {
@@ -171,18 +178,24 @@ describe('canary migration', function () {
         migration: migrationFor(m, { steps: [{ namespaces: 1, pause: '4s' }, { namespaces: 2, pause: 'indefinite' }, { percent: 100 }] }),
       }));
       const paused = await waitMigrationPhase(c, m.newRev, 'Paused');
+      captureContractRow('soaking', paused);
       expect(paused.status?.migration?.counts?.migrated).to.equal(1);
       expect(paused.status?.conditions?.find((x) => x.type === 'Reconciling')?.status).to.equal('True');
 
       const waiting = await waitMigrationPhase(c, m.newRev, 'AwaitingPromotion');
+      captureContractRow('awaiting-promotion', waiting);
       expect(waiting.status?.migration?.counts?.migrated).to.equal(2);
       expect(waiting.status?.conditions?.find((x) => x.type === 'Ready')?.message).to.match(/promotedStep: 2/);
+      // A planned human gate is not convergence: Ready=True, no Reconciling (kstatus Current; Argo CD Suspended).
+      expect(waiting.status?.conditions?.find((x) => x.type === 'Ready')).to.deep.include({ status: 'True', reason: 'MigrationAwaitingPromotion' });
+      expect(waiting.status?.conditions?.find((x) => x.type === 'Reconciling')).to.equal(undefined);
+      expect(waiting.status?.phase).to.equal('AwaitingPromotion');
       await new Promise((r) => setTimeout(r, 3000));
       expect((await getMeshRevision(c, m.newRev))?.status?.migration?.counts?.migrated, 'nothing moves while awaiting promotion').to.equal(2);
 
       // Promote while suspended: still nothing moves until resumed.
       await patchMigration(c, m.newRev, { promotedStep: 2, paused: true });
-      await waitMigrationPhase(c, m.newRev, 'Suspended');
+      captureContractRow('suspended', await waitMigrationPhase(c, m.newRev, 'Suspended'));
       await new Promise((r) => setTimeout(r, 3000));
       expect((await getMeshRevision(c, m.newRev))?.status?.migration?.counts?.migrated, 'nothing moves while suspended').to.equal(2);
 
@@ -190,6 +203,16 @@ describe('canary migration', function () {
       const done = await waitMigrationPhase(c, m.newRev, 'Succeeded');
       expect(done.status?.migration?.counts?.migrated).to.equal(3);
       for (const ns of names) expect((await waitSettled(c, ns, 1))[0]?.revision).to.equal(m.newRev);
+      // Migration-level Events, one per transition (emitted just after the status they follow: give them a moment).
+      const want = ['MigrationStarted', 'StepCompleted', 'MigrationAwaitingPromotion', 'MigrationSucceeded'];
+      let reasons: string[] = [];
+      for (let i = 0; i < 50 && !want.every((r) => reasons.includes(r)); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, 100));
+        const events = await c.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${m.newRev}` });
+        reasons = events.items.map((e) => e.reason ?? '');
+      }
+      expect(reasons).to.include.members(want);
+      expect(reasons.filter((r) => r === 'StepCompleted').length, 'one StepCompleted per step').to.equal(3);
     });
   });
 

@@ -649,6 +649,7 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         startedAt: true,
         finishedAt: true,
         rollbackReason: true,
+        rollbackRequested: true,
         blocked: true,
         summary: true,
       };

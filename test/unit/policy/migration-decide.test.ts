@@ -220,12 +220,18 @@ interface Expect {
   started?: string[];
   /** Event reasons, in order. */
   events?: string[];
+  /** Their types (Normal / Warning), in order. */
+  eventTypes?: string[];
+  /** Patterns some event message must match. */
+  eventMessages?: RegExp[];
   needs?: { admission?: string[]; checks?: string[]; injector?: boolean };
   /** Namespace states in status, "name=State". */
   states?: string[];
   requeueAfterMs?: number | 'none';
   blocked?: RegExp;
   rollbackReason?: RegExp;
+  /** status.migration.rollbackRequested: who asked for the rollback (a person, or a failed gate). */
+  rollbackRequested?: boolean;
   allReturned?: boolean;
   currentStep?: number;
   /** decide returns undefined: no migration and nothing moved. */
@@ -268,7 +274,7 @@ const rows: Row[] = [
   { name: 'goes on once the step is promoted', world: { ns: { a: migrated, b: migrated, c: pending, d: pending }, spec: { steps: [{ namespaces: 2, pause: 'indefinite' }], promotedStep: 1 }, status: step1DoneAgo(5), injector: null }, want: { phase: 'Progressing', started: ['c'] } },
   { name: 'is Suspended while spec.migration.paused, starting nothing', world: { ns: { a: migrated, b: migrated, c: pending, d: pending }, spec: { paused: true }, status: step1DoneAgo(600) }, want: { phase: 'Suspended', started: [], needs: {} } },
   { name: 'finishes what is in flight while suspended', world: { ns: { a: { where: 'moved', web: 'old' }, b: pending }, spec: { paused: true }, memo: { a: { confirmed: { since: ago(60), expected: TARGET } } } }, want: { phase: 'Suspended', restarts: ['a/web→1-21'] } },
-  { name: 'succeeds when every namespace is verified on the target', world: { ns: allMigrated, status: { ...step1DoneAgo(120) }, injector: null }, want: { phase: 'Succeeded', started: [], patches: [], restarts: [], events: ['NamespaceMigrated', 'NamespaceMigrated'], states: ['a=Migrated', 'b=Migrated', 'c=Migrated', 'd=Migrated'] } },
+  { name: 'succeeds when every namespace is verified on the target', world: { ns: allMigrated, status: { ...step1DoneAgo(120) }, injector: null }, want: { phase: 'Succeeded', started: [], patches: [], restarts: [], events: ['NamespaceMigrated', 'NamespaceMigrated', 'StepCompleted', 'MigrationSucceeded'], states: ['a=Migrated', 'b=Migrated', 'c=Migrated', 'd=Migrated'] } },
   { name: 'a succeeded migration with nothing to do writes nothing and needs nothing', world: { ns: allMigrated, status: succeeded }, want: { phase: 'Succeeded', patches: [], restarts: [], events: [], needs: {}, requeueAfterMs: 'none' } },
   { name: 'has succeeded at once when no namespace is eligible (0/0)', world: { ns: {}, injector: null }, want: { phase: 'Succeeded', patches: [], started: [] } },
   { name: 'puts back the target label when someone points a migrated namespace at another revision', world: { ns: { a: { ...migrated, labels: { 'istio.io/rev': OLD } }, b: migrated }, injector: null }, want: { phase: 'Progressing', patches: ['a:relabelToTarget'], states: ['a=Migrating', 'b=Migrated'] } },
@@ -283,7 +289,7 @@ const rows: Row[] = [
   ...POLICIES.map((p): Row => ({
     name: `a crash-looping workload in step 1 under onFailure ${p}`,
     world: { ns: { a: crashing, b: migrated, c: pending, d: pending }, spec: { onFailure: p, maxConcurrentNamespaces: 2 }, injector: null },
-    want: { phase: SENT_BACK_BY_POLICY[p].phase, patches: SENT_BACK_BY_POLICY[p].patches, started: [], events: p === 'pause' ? ['NamespaceFailed', 'NamespaceMigrated'] : ['HealthGateFailed', ...(p === 'rollbackNamespace' ? ['NamespaceMigrated'] : [])], rollbackReason: p === 'pause' ? undefined : /CrashLoopBackOff/ },
+    want: { phase: SENT_BACK_BY_POLICY[p].phase, patches: SENT_BACK_BY_POLICY[p].patches, started: [], events: [...(p === 'pause' ? ['NamespaceFailed', 'NamespaceMigrated'] : ['HealthGateFailed', ...(p === 'rollbackNamespace' ? ['NamespaceMigrated'] : [])]), p === 'rollbackAll' ? 'MigrationRollingBack' : 'MigrationFailed'], rollbackReason: p === 'pause' ? undefined : /CrashLoopBackOff/, ...(p === 'pause' ? {} : { rollbackRequested: false }) },
   })),
   ...POLICIES.map((p): Row => ({
     name: `a rollout past its deadline under onFailure ${p}`,
@@ -306,40 +312,51 @@ const rows: Row[] = [
     want: {
       phase: p === 'rollbackAll' ? 'RollingBack' : 'Failed',
       patches: p === 'pause' ? [] : p === 'rollbackAll' ? ['a:restoreOrigin', 'b:restoreOrigin'] : ['a:markSentBack', 'b:markSentBack'],
-      events: ['HealthCheckFailed'],
+      events: ['HealthCheckFailed', p === 'rollbackAll' ? 'MigrationRollingBack' : 'MigrationFailed'],
       started: [],
       rollbackReason: /health check failed/,
+      rollbackRequested: false,
     },
   })),
   { name: 'runs no checks once the migration succeeded', world: { ns: allMigrated, status: succeeded, healthChecks: errorRate, checkStates: checkPending }, want: { needs: {}, phase: 'Succeeded' } },
 
   // ---- going back
-  { name: 'restores the origin labels of every moved namespace on rollback.all', world: { ns: { a: migrated, b: migrated, c: pending }, spec: { rollback: { all: true } } }, want: { phase: 'RollingBack', patches: ['a:restoreOrigin', 'b:restoreOrigin'], rollbackReason: /rollback.all is true/, states: ['a=RollingBack', 'b=RollingBack'] } },
+  { name: 'restores the origin labels of every moved namespace on rollback.all', world: { ns: { a: migrated, b: migrated, c: pending }, spec: { rollback: { all: true } } }, want: { phase: 'RollingBack', patches: ['a:restoreOrigin', 'b:restoreOrigin'], rollbackReason: /rollback.all is true/, rollbackRequested: true, states: ['a=RollingBack', 'b=RollingBack'], events: ['MigrationRollingBack'] } },
   { name: 'asks for a dry run before restarting a returned namespace\'s workloads back', world: { ns: { a: { where: 'returning', web: 'done' } }, spec: { rollback: { all: true } } }, want: { needs: { admission: ['a'] }, restarts: [] } },
   { name: 'restarts a returned namespace\'s workloads back to the origin revision once confirmed', world: { ns: { a: { where: 'returning', web: 'done' } }, spec: { rollback: { all: true } }, admission: { a: { revision: OLD } } }, want: { restarts: ['a/web→1-20'], phase: 'RollingBack' } },
-  { name: 'records a namespace as returned once its workloads run the origin revision', world: { ns: { a: returnedBack }, spec: { rollback: { all: true } } }, want: { patches: ['a:markReturned'], phase: 'RolledBack', allReturned: true, events: ['NamespaceRolledBack'] } },
+  { name: 'records a namespace as returned once its workloads run the origin revision', world: { ns: { a: returnedBack }, spec: { rollback: { all: true } } }, want: { patches: ['a:markReturned'], phase: 'RolledBack', allReturned: true, events: ['NamespaceRolledBack', 'MigrationRolledBack'], rollbackRequested: true } },
   { name: 'is RolledBack, writing nothing, when every namespace is recorded back', world: { ns: { a: fullyReturned, b: fullyReturned }, spec: { rollback: { all: true } } }, want: { phase: 'RolledBack', patches: [], allReturned: true } },
-  { name: 'returns only the namespaces listed in rollback.namespaces, starting nothing new while one is in flight', world: { ns: { a: migrated, b: migrated, c: pending }, spec: { rollback: { namespaces: ['a'] } }, status: step1DoneAgo(120), injector: null }, want: { phase: 'Progressing', patches: ['a:restoreOrigin'], started: [], states: ['a=RollingBack', 'b=Migrated', 'c=Pending'] } },
+  { name: 'returns only the namespaces listed in rollback.namespaces, starting nothing new while one is in flight', world: { ns: { a: migrated, b: migrated, c: pending }, spec: { rollback: { namespaces: ['a'] } }, status: step1DoneAgo(120), injector: null }, want: { phase: 'Progressing', patches: ['a:restoreOrigin'], started: [], states: ['a=RollingBack', 'b=Migrated', 'c=Pending'], rollbackRequested: true } },
   { name: 'goes on with the others once a listed namespace is back', world: { ns: { a: fullyReturned, b: migrated, c: pending }, spec: { rollback: { namespaces: ['a'] } }, status: step1DoneAgo(120), injector: null }, want: { phase: 'Progressing', patches: ['c:relabelToTarget'], started: ['c'] } },
-  { name: 'returns everything when spec.migration is removed', world: { ns: { a: migrated }, spec: null }, want: { phase: 'RollingBack', patches: ['a:restoreOrigin'], rollbackReason: /spec.migration was removed/ } },
+  { name: 'returns everything when spec.migration is removed', world: { ns: { a: migrated }, spec: null }, want: { phase: 'RollingBack', patches: ['a:restoreOrigin'], rollbackReason: /spec.migration was removed/, rollbackRequested: true } },
   { name: 'decides nothing without a migration when nothing was moved', world: { ns: { a: pending }, spec: null }, want: { nothing: true } },
-  { name: 'returns every namespace while the MeshRevision is deleted', world: { ns: { a: migrated, b: returnedBack }, deleting: true }, want: { patches: ['a:restoreOrigin', 'b:forgetOrigin'], rollbackReason: /being deleted/, allReturned: false } },
+  { name: 'returns every namespace while the MeshRevision is deleted', world: { ns: { a: migrated, b: returnedBack }, deleting: true }, want: { patches: ['a:restoreOrigin', 'b:forgetOrigin'], rollbackReason: /being deleted/, rollbackRequested: true, allReturned: false } },
   { name: 'forgets its records on returned namespaces while the MeshRevision is deleted', world: { ns: { a: fullyReturned }, deleting: true }, want: { patches: ['a:forgetOrigin'], allReturned: true } },
-  { name: 'keeps going back after an automatic rollback recorded for this generation, whatever the spec says', world: { ns: { a: { ...migrated, sentBack: 'health gate failed: x' }, b: pending }, injector: null }, want: { phase: 'Failed', patches: ['a:restoreOrigin'], started: [], rollbackReason: /health gate failed: x/ } },
+  { name: 'keeps going back after an automatic rollback recorded for this generation, whatever the spec says', world: { ns: { a: { ...migrated, sentBack: 'health gate failed: x' }, b: pending }, injector: null }, want: { phase: 'Failed', patches: ['a:restoreOrigin'], started: [], rollbackReason: /health gate failed: x/, rollbackRequested: false } },
   { name: 'a rollback recorded for an older generation does not stop a new one from moving forward', world: { ns: { a: { ...fullyReturned, sentBack: 'old failure', gen: GEN - 1 }, b: pending }, injector: null, status: { generation: GEN - 1, phase: 'RolledBack' } }, want: { phase: 'Progressing', started: ['a'], patches: ['a:relabelToTarget'] } },
-  { name: 'stays Failed for this generation, still saying why: nothing new starts', world: { ns: { a: migrated, b: pending }, status: { generation: GEN, phase: 'Failed', rollbackReason: 'health gate failed: z' } }, want: { phase: 'Failed', started: [], needs: {}, rollbackReason: /health gate failed: z/ } },
+  { name: 'stays Failed for this generation, still saying why: nothing new starts', world: { ns: { a: migrated, b: pending }, status: { generation: GEN, phase: 'Failed', rollbackReason: 'health gate failed: z' } }, want: { phase: 'Failed', started: [], needs: {}, rollbackReason: /health gate failed: z/, rollbackRequested: false, events: ['NamespaceMigrated'] } },
   // ---- issue 17: gates judge only what the migration is doing, while it is doing it
   { name: 'an app deploy after a succeeded migration rolls back nothing (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: migrated, d: migrated }, status: succeeded }, want: { phase: 'Succeeded', patches: [], restarts: [], events: [], states: ['a=Migrated', 'b=Migrated', 'c=Migrated', 'd=Migrated'] } },
   { name: 'an app deploy in a namespace verified in step 1 does not fail step 2 (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: rolling, d: pending }, status: { ...step1DoneAgo(900), namespaces: [{ name: 'a', state: 'Migrated', step: 1 }, { name: 'b', state: 'Migrated', step: 1 }, { name: 'c', state: 'Migrating', step: 2 }] }, injector: null }, want: { phase: 'Progressing', patches: [], events: [], states: ['a=Migrated', 'b=Migrated', 'c=Migrating', 'd=Pending'] } },
   { name: 'a crash-looping workload in a namespace verified earlier is its owners\' business (17.1)', world: { ns: { a: crashing, b: migrated, c: migrated, d: migrated }, status: succeeded }, want: { phase: 'Succeeded', patches: [], events: [] } },
-  { name: 'a namespace still moving is judged: the same app deploy fails it while the migration moves it (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: pending, d: pending }, spec: { maxConcurrentNamespaces: 2 }, injector: null }, want: { phase: 'Failed', events: ['HealthGateFailed'] } },
-  { name: 'a retry after a rollback restarts a workload stamped by the earlier generation (17.2)', world: { ns: { a: { where: 'moved', web: 'staleStamp' }, b: pending }, generation: GEN + 1, status: { generation: GEN, phase: 'RolledBack' }, injector: null, memo: { a: { confirmed: { since: ago(60), expected: TARGET } } } }, want: { phase: 'Progressing', restarts: ['a/web→1-21'], events: [], states: ['a=Migrating', 'b=Pending'] } },
+  { name: 'a namespace still moving is judged: the same app deploy fails it while the migration moves it (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: pending, d: pending }, spec: { maxConcurrentNamespaces: 2 }, injector: null }, want: { phase: 'Failed', events: ['HealthGateFailed', 'MigrationFailed'] } },
+  { name: 'a retry after a rollback restarts a workload stamped by the earlier generation (17.2)', world: { ns: { a: { where: 'moved', web: 'staleStamp' }, b: pending }, generation: GEN + 1, status: { generation: GEN, phase: 'RolledBack' }, injector: null, memo: { a: { confirmed: { since: ago(60), expected: TARGET } } } }, want: { phase: 'Progressing', restarts: ['a/web→1-21'], events: ['MigrationStarted'], states: ['a=Migrating', 'b=Pending'] } },
   { name: 'respects istio-injection=disabled set on a migrated namespace: forgets its record instead of relabelling (17.5a)', world: { ns: { a: { ...migrated, labels: { 'istio-injection': 'disabled' } }, b: migrated }, status: succeeded }, want: { phase: 'Succeeded', patches: ['a:forgetOrigin'], restarts: [], events: ['NamespaceOptedOut'], states: ['b=Migrated'] } },
   { name: 'does not return a namespace the user disabled on rollback (17.5a)', world: { ns: { a: { ...migrated, labels: { 'istio-injection': 'disabled' } }, b: migrated }, spec: { rollback: { all: true } } }, want: { patches: ['a:forgetOrigin', 'b:restoreOrigin'], states: ['b=RollingBack'] } },
   { name: 'leaves a disabled namespace carrying a copied origin record of another MeshRevision object alone (17.5b)', world: { ns: { a: { ...migrated, labels: { 'istio-injection': 'disabled' }, uid: 'restored-from-backup' }, b: pending }, injector: null }, want: { patches: ['b:relabelToTarget'], started: ['b'], restarts: [], states: ['b=Migrating'] } },
   { name: 'does not trust an origin record written for another MeshRevision object of the same name (17.5b)', world: { ns: { a: { where: 'moved', web: 'old', uid: 'copied' }, b: pending }, spec: { from: ['1-19'] }, injector: null }, want: { patches: [], started: [], restarts: [], states: [] } },
   { name: 'records the MeshRevision uid with a namespace\'s origin', world: { ns: { a: pending }, injector: null }, want: { patches: ['a:relabelToTarget'], originUid: 'u1' } },
-  { name: 'stays RolledBack for this generation after an automatic rollback', world: { ns: { a: fullyReturned, b: pending }, status: { generation: GEN, phase: 'RolledBack', rollbackReason: 'health gate failed: y' } }, want: { phase: 'RolledBack', started: [], rollbackReason: /health gate failed: y/ } },
+  { name: 'stays RolledBack for this generation after an automatic rollback', world: { ns: { a: fullyReturned, b: pending }, status: { generation: GEN, phase: 'RolledBack', rollbackReason: 'health gate failed: y' } }, want: { phase: 'RolledBack', started: [], rollbackReason: /health gate failed: y/, rollbackRequested: false, events: ['NamespaceRolledBack'] } },
+  // ---- who asked for a rollback (the status contract), and the migration-level Events, once per transition
+  { name: 'keeps a rollback forced by a failed gate automatic while it goes on', world: { ns: { a: { where: 'returning', web: 'done' }, b: returnedBack }, status: { generation: GEN, phase: 'RollingBack', rollbackReason: 'health check failed: error-rate', rollbackRequested: false } }, want: { phase: 'RollingBack', rollbackReason: /health check failed/, rollbackRequested: false } },
+  { name: 'announces a rollback forced by a failed gate that completed as a Warning', world: { ns: { a: returnedBack }, status: { generation: GEN, phase: 'RollingBack', rollbackReason: 'health check failed: error-rate', rollbackRequested: false } }, want: { phase: 'RolledBack', rollbackRequested: false, events: ['NamespaceRolledBack', 'MigrationRolledBack'], eventTypes: ['Normal', 'Warning'] } },
+  { name: 'keeps a requested rollback requested while it goes on', world: { ns: { a: { where: 'returning', web: 'done' }, b: returnedBack }, status: { generation: GEN, phase: 'RollingBack', rollbackReason: 'spec.migration.rollback.all is true', rollbackRequested: true } }, want: { phase: 'RollingBack', rollbackRequested: true, events: ['NamespaceRolledBack'] } },
+  { name: 'judges a rollback carried over from a status written before rollbackRequested by its reason', world: { ns: { a: { where: 'returning', web: 'done' } }, status: { generation: GEN, phase: 'RollingBack', rollbackReason: 'health gate failed: a: crash' } }, want: { rollbackRequested: false } },
+  { name: 'announces the start of a migration once its first namespace is relabelled, even after the injector blocked it', world: { ns: { a: heldForAdmission, b: pending }, status: { generation: GEN, phase: 'Progressing', namespaces: [{ name: 'a', state: 'Pending', step: 1 }, { name: 'b', state: 'Pending', step: 1 }] }, injector: null }, want: { phase: 'Progressing', events: ['MigrationStarted'] } },
+  { name: 'does not announce the start again while the migration moves', world: { ns: { a: rolling, b: pending }, status: { generation: GEN, phase: 'Progressing', namespaces: [{ name: 'a', state: 'Migrating', step: 1 }, { name: 'b', state: 'Pending', step: 1 }] }, injector: null }, want: { phase: 'Progressing', events: [] } },
+  { name: 'announces a completed step, and the promotion it awaits, once', world: { ns: { a: migrated, b: migrated, c: pending, d: pending }, spec: { steps: [{ namespaces: 2, pause: 'indefinite' }] }, status: { generation: GEN, phase: 'Progressing', steps: [{ index: 1, target: 2 }, { index: 2, target: 4 }], namespaces: [{ name: 'a', state: 'Migrated', step: 1 }, { name: 'b', state: 'Migrating', step: 1 }] }, injector: null }, want: { phase: 'AwaitingPromotion', events: ['NamespaceMigrated', 'StepCompleted', 'MigrationAwaitingPromotion'], eventMessages: [/step 1\/2 completed: 2\/4 namespaces migrated/, /promotedStep: 1/] } },
+  { name: 'announces nothing while it keeps awaiting promotion', world: { ns: { a: migrated, b: migrated, c: pending, d: pending }, spec: { steps: [{ namespaces: 2, pause: 'indefinite' }] }, status: step1DoneAgo(5, 'AwaitingPromotion'), injector: null }, want: { phase: 'AwaitingPromotion', events: [] } },
+  { name: 'announces a requested rollback as Normal, with how many namespaces go back', world: { ns: { a: migrated, b: migrated }, spec: { rollback: { all: true } }, status: step1DoneAgo(5, 'AwaitingPromotion') }, want: { phase: 'RollingBack', events: ['MigrationRollingBack'], eventTypes: ['Normal'], eventMessages: [/rolling back 2 namespaces to their origin as requested \(spec.migration.rollback.all is true\)/] } },
 ];
 
 function sorted(xs: readonly string[]): string[] {
@@ -366,6 +383,8 @@ describe('migration decide (table)', () => {
       if (w.restarts !== undefined) expect(sorted(d!.restarts.map((r) => `${r.ref.namespace}/${r.ref.name}→${r.expected}`)), 'restarts').to.deep.equal(sorted(w.restarts));
       if (w.started !== undefined) expect(d!.started, 'started').to.deep.equal(w.started);
       if (w.events !== undefined) expect(d!.events.map((e) => e.reason), 'events').to.deep.equal(w.events);
+      if (w.eventTypes !== undefined) expect(d!.events.map((e) => e.type), 'event types').to.deep.equal(w.eventTypes);
+      for (const m of w.eventMessages ?? []) expect(d!.events.map((e) => e.message).join('\n'), 'event messages').to.match(m);
       if (w.needs !== undefined) {
         expect(d!.needs.admission.map((a) => a.namespace), 'needs.admission').to.deep.equal(w.needs.admission ?? []);
         expect(d!.needs.checks.map((c) => c.key), 'needs.checks').to.deep.equal(w.needs.checks ?? []);
@@ -379,6 +398,7 @@ describe('migration decide (table)', () => {
         if (w.rollbackReason === undefined) expect(s.rollbackReason, 'rollbackReason').to.equal(undefined);
         else expect(s.rollbackReason ?? '', 'rollbackReason').to.match(w.rollbackReason);
       }
+      if (w.rollbackRequested !== undefined) expect(s.rollbackRequested, 'rollbackRequested').to.equal(w.rollbackRequested);
       if (w.allReturned !== undefined) expect(d!.result.allReturned, 'allReturned').to.equal(w.allReturned);
       if (w.currentStep !== undefined) expect(s.currentStep, 'currentStep').to.equal(w.currentStep);
       if (w.originUid !== undefined) {

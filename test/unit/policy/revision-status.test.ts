@@ -331,40 +331,76 @@ describe('revision status', () => {
         want: { phase: 'Migrating', ready: ['False', 'MigrationProgressing'], reconciling: 'MigrationProgressing', says: ['soaking after a step', '(step 1/3)'] },
       },
       {
-        name: 'is Reconciling MigrationAwaitingPromotion, naming the promotedStep to set',
+        name: 'is Ready True MigrationAwaitingPromotion without Reconciling (a planned human gate, not convergence), naming the promotedStep to set',
         obs: obs({ migration: migration('AwaitingPromotion', { currentStep: 1 }) }),
         want: {
-          phase: 'Migrating',
-          ready: ['False', 'MigrationAwaitingPromotion'],
-          reconciling: 'MigrationAwaitingPromotion',
-          says: ['2/5 namespaces migrated (step 1/3)', 'waiting for spec.migration.promotedStep: 1 to go on'],
+          phase: 'AwaitingPromotion',
+          ready: ['True', 'MigrationAwaitingPromotion'],
+          says: ['2/5 namespaces migrated (step 1/3)', 'awaiting promotion: set spec.migration.promotedStep: 1 to go on'],
         },
       },
       {
-        name: 'is Reconciling MigrationSuspended while spec.migration.paused is true',
-        obs: obs({ migration: migration('Suspended') }),
-        want: { phase: 'Migrating', ready: ['False', 'MigrationSuspended'], reconciling: 'MigrationSuspended', says: ['suspended by spec.migration.paused: true'] },
+        name: 'is Ready True MigrationSuspended without Reconciling while spec.migration.paused is true and nothing is in flight',
+        obs: obs({ migration: migration('Suspended', { counts: { eligible: 5, migrated: 2, inProgress: 0, failed: 0, rolledBack: 0 } }) }),
+        want: { phase: 'Suspended', ready: ['True', 'MigrationSuspended'], says: ['suspended by spec.migration.paused: true', 'set it to false to go on'] },
       },
       {
-        name: 'is Reconciling MigrationRollingBack, with the reason and how many are back',
-        obs: obs({ migration: migration('RollingBack', { rollbackReason: 'spec.migration.rollback.all is true', counts: { eligible: 4, migrated: 0, inProgress: 3, failed: 0, rolledBack: 1 } }) }),
+        name: 'is Reconciling MigrationSuspended while suspended namespaces in flight finish',
+        obs: obs({ migration: migration('Suspended') }),
+        want: { phase: 'Suspended', ready: ['False', 'MigrationSuspended'], reconciling: 'MigrationSuspended', says: ['suspended by spec.migration.paused: true', 'finishing 1 namespace in flight'] },
+      },
+      {
+        name: 'is Reconciling MigrationRollingBack during a requested rollback, with the reason and how many are back',
+        obs: obs({
+          migration: migration('RollingBack', { rollbackReason: 'spec.migration.rollback.all is true', rollbackRequested: true, counts: { eligible: 4, migrated: 0, inProgress: 3, failed: 0, rolledBack: 1 } }),
+        }),
         want: {
-          phase: 'Migrating',
+          phase: 'RollingBack',
           ready: ['False', 'MigrationRollingBack'],
           reconciling: 'MigrationRollingBack',
-          says: ['rolling back (spec.migration.rollback.all is true): 1/4 namespaces returned'],
+          says: ['rolling back as requested (spec.migration.rollback.all is true): 1/4 namespaces returned'],
         },
       },
       {
-        name: 'is Stalled MigrationRolledBack once every namespace is back, saying how to try again',
-        obs: obs({ migration: migration('RolledBack', { rollbackReason: 'health check error-rate failed' }) }),
+        name: 'is Ready True MigrationRolledBack, with no failure recorded, once a requested rollback completed',
+        obs: obs({
+          migration: migration('RolledBack', { rollbackReason: 'spec.migration was removed', rollbackRequested: true, counts: { eligible: 4, migrated: 0, inProgress: 0, failed: 0, rolledBack: 4 } }),
+        }),
+        want: { phase: 'RolledBack', ready: ['True', 'MigrationRolledBack'], says: ['rolled back as requested (spec.migration was removed): 4/4 namespaces returned', 'change the spec to migrate again'] },
+      },
+      {
+        name: 'is Stalled MigrationRollingBack while a failed gate forces a rollback of everything',
+        obs: obs({
+          migration: migration('RollingBack', { rollbackReason: 'health check failed: error-rate 0.3 > 0.05', rollbackRequested: false, counts: { eligible: 4, migrated: 0, inProgress: 3, failed: 0, rolledBack: 1 } }),
+        }),
+        want: {
+          phase: 'RollingBack',
+          ready: ['False', 'MigrationRollingBack'],
+          stalled: 'MigrationRollingBack',
+          says: ['rolling back after a failed gate (health check failed: error-rate 0.3 > 0.05): 1/4 namespaces returned', 'fix the cause'],
+          lastFailure: 'MigrationRollingBack',
+        },
+      },
+      {
+        name: 'is Stalled MigrationRolledBack once a rollback forced by a failed gate is done, saying how to try again',
+        obs: obs({ migration: migration('RolledBack', { rollbackReason: 'health check error-rate failed', rollbackRequested: false }) }),
         want: {
           phase: 'RolledBack',
           ready: ['False', 'MigrationRolledBack'],
           stalled: 'MigrationRolledBack',
-          says: ['migration rolled back (health check error-rate failed)', 'change the spec to try again'],
+          says: ['migration rolled back after a failed gate (health check error-rate failed)', 'change the spec to try again'],
           lastFailure: 'MigrationRolledBack',
         },
+      },
+      {
+        name: 'judges a status written before rollbackRequested by its reason: a gate failure is Stalled, anything else was requested',
+        obs: obs({ migration: migration('RolledBack', { rollbackReason: 'health gate failed: shop: crash loop' }) }),
+        want: { phase: 'RolledBack', ready: ['False', 'MigrationRolledBack'], stalled: 'MigrationRolledBack', lastFailure: 'MigrationRolledBack' },
+      },
+      {
+        name: 'is Reconciling MigrationBlocked while the target injector does not answer',
+        obs: obs({ migration: migration('Progressing', { blocked: 'injector istiod-1-21.istio-system:443 is unreachable' }) }),
+        want: { phase: 'Migrating', ready: ['False', 'MigrationBlocked'], reconciling: 'MigrationBlocked', says: ['blocked: injector istiod-1-21.istio-system:443 is unreachable'] },
       },
       {
         name: 'is Stalled MigrationFailed, naming the failed namespaces and the way out',
@@ -451,8 +487,8 @@ describe('revision status', () => {
 
     it('keeps lastTransitionTime of Reconciling while it stays True with a new reason', () => {
       const progressing = computeRevisionStatus(obs({ migration: migration('Progressing') }));
-      const awaiting = computeRevisionStatus(obs({ mrev: mrev(progressing), now: T1, migration: migration('AwaitingPromotion') }));
-      expect(cond(awaiting, 'Reconciling')).to.deep.include({ reason: 'MigrationAwaitingPromotion', lastTransitionTime: T0S });
+      const blocked = computeRevisionStatus(obs({ mrev: mrev(progressing), now: T1, migration: migration('Progressing', { blocked: 'injector unreachable' }) }));
+      expect(cond(blocked, 'Reconciling')).to.deep.include({ reason: 'MigrationBlocked', lastTransitionTime: T0S });
     });
 
     it('moves lastTransitionTime when Ready flips, and drops Reconciling', () => {
