@@ -111,13 +111,13 @@ describe('cli: steering a migration with the day-2 verbs', function () {
 
     const one = await verb('rollback', m.newRev, '--namespaces', names[0]!);
     expect(one.code, one.err).to.equal(0);
-    expect(one.out).to.contain(`spec.migration.rollback: (unset) → {"namespaces":["${names[0]}"]}`);
+    expect(one.out, `stdout of rollback --namespaces (stderr: ${one.err})`).to.contain(`spec.migration.rollback: (unset) → {"namespaces":["${names[0]}"]}`);
     await eventually(`${names[0]} back at its origin`, async () =>
       JSON.stringify(await namespaceLabels(c, names[0]!)) === JSON.stringify(origins[0]), { timeoutMs: 120_000 });
     expect(await namespaceLabels(c, names[1]!)).to.deep.equal({ 'istio.io/rev': m.newRev });
 
     const all = await verb('rollback', m.newRev);
-    expect(all.out).to.contain(`spec.migration.rollback: {"namespaces":["${names[0]}"]} → {"all":true}`);
+    expect(all.out, `stdout of rollback (stderr: ${all.err})`).to.contain(`spec.migration.rollback: {"namespaces":["${names[0]}"]} → {"all":true}`);
     const back = await waitMigrationPhase(c, m.newRev, 'RolledBack', 180_000);
     expect(back.status?.migration?.counts?.rolledBack).to.equal(3);
     for (const [i, ns] of names.entries()) expect(await namespaceLabels(c, ns), ns).to.deep.equal(origins[i]);

@@ -59,6 +59,9 @@ function parseStep(text: string): number {
   return Number(text);
 }
 
+/** Attempts at a patch that conflicts with a concurrent write (the operator's status). */
+const CONFLICT_RETRIES = 5;
+
 async function steer(name: string, v: VerbSpec, opts: Options, cmd: Command): Promise<void> {
   const io = outputOf(cmd);
   const req: SteeringRequest = {
@@ -72,17 +75,31 @@ async function steer(name: string, v: VerbSpec, opts: Options, cmd: Command): Pr
     ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
     ...(opts.context !== undefined ? { context: opts.context } : {}),
   });
-  const mrev = await client.get(name);
-  const change = buildSteeringChange(mrev, req);
-  if (change.changes.length === 0) {
-    io.out(`meshrevision/${name} unchanged: ${change.unchanged.join(', ')}\n`);
+  // The patch carries the resourceVersion it was computed on, and the operator writes status all
+  // through a migration: on a conflict read again and decide again, as kubectl's retry-on-conflict does.
+  for (let attempt = 1; ; attempt++) {
+    const mrev = await client.get(name);
+    const change = buildSteeringChange(mrev, req);
+    if (change.changes.length === 0) {
+      io.out(`meshrevision/${name} unchanged: ${change.unchanged.join(', ')}\n`);
+      return;
+    }
+    try {
+      await client.mergePatch(name, change.patch, { dryRun: opts.dryRun === true });
+    } catch (err) {
+      if (attempt < CONFLICT_RETRIES && (err as { kind?: string }).kind === 'conflict') continue;
+      throw err;
+    }
+    const owner = detectGitOpsOwner(mrev);
+    if (owner) io.err(`${formatGitOpsWarning(owner, gitOpsSnippet(mrev, change.after))}\n`);
+    report(io, name, v, opts, change.changes);
     return;
   }
-  const owner = detectGitOpsOwner(mrev);
-  if (owner) io.err(`${formatGitOpsWarning(owner, gitOpsSnippet(mrev, change.after))}\n`);
-  await client.mergePatch(name, change.patch, { dryRun: opts.dryRun === true });
+}
+
+function report(io: ReturnType<typeof outputOf>, name: string, v: VerbSpec, opts: Options, changes: readonly string[]): void {
   io.out(`meshrevision/${name} ${v.done}${opts.dryRun ? ' (dry run: validated by the API server, nothing changed)' : ''}\n`);
-  for (const line of change.changes) io.out(`  ${line}\n`);
+  for (const line of changes) io.out(`  ${line}\n`);
 }
 
 export function register(program: Command): void {
