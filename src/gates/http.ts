@@ -3,13 +3,20 @@
 // which src/policy/analysis.ts compares with expectedStatus. Redirects are
 // not followed, so the status is the URL's own answer. Never throws:
 // unreachable, timeouts and bad URLs are `error` measurements. Also holds the
-// fetch helpers the Prometheus runner shares.
+// fetch helpers the Prometheus runner shares. Before any request the URL
+// passes the health-check URL policy (src/gates/url-policy.ts): no
+// link-local or cloud metadata address, whatever the host resolves to.
 import type { Measurement, QueryVars, ResolvedHttpCheck } from '../api/health.js';
 import { placeholders, renderUrl } from '../policy/analysis.js';
+import { DEFAULT_URL_POLICY, refusalMessage, refusedUrl, type Resolver, type UrlPolicy } from './url-policy.js';
 
 export interface RunOptions {
   /** Stops the request early (e.g. the operator shutting down); the check's timeout applies regardless. */
   signal?: AbortSignal;
+  /** Where HTTP checks may go (src/gates/url-policy.ts); default the built-in policy. */
+  urlPolicy?: UrlPolicy;
+  /** Host name resolution for the policy (tests); default the system resolver. */
+  resolve?: Resolver;
 }
 
 function formatMs(ms: number): string {
@@ -102,6 +109,15 @@ export async function runHttpCheck(check: ResolvedHttpCheck, vars?: QueryVars, o
   }
   const where = `${check.method} ${url.origin}${url.pathname}`;
   const timeout = AbortSignal.timeout(check.timeoutMs);
+  // The URL policy first: no request leaves for a link-local or metadata address.
+  const refused = await Promise.race([
+    refusedUrl(url, opts.urlPolicy ?? DEFAULT_URL_POLICY, opts.resolve),
+    new Promise<'timeout'>((resolve) => timeout.addEventListener('abort', () => resolve('timeout'), { once: true })),
+  ]);
+  if (refused === 'timeout') {
+    return { kind: 'error', message: `cannot reach ${where}: resolving ${url.hostname} took longer than the timeout ${formatMs(check.timeoutMs)}` };
+  }
+  if (refused !== undefined) return { kind: 'error', message: refusalMessage(target, refused) };
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {
     const res = await fetch(url, { method: check.method, signal, redirect: 'manual', headers: { 'user-agent': 'meshrev-health-check' } });

@@ -5,6 +5,7 @@ import type { CheckInstance, Measurement } from '../api/health.js';
 import type { MeshRevision } from '../api/meshrevision.js';
 import { runHttpCheck } from './http.js';
 import { probeInjector, type ReadyEndpoints } from './injector.js';
+import { urlPolicyFromEnv, type UrlPolicy } from './url-policy.js';
 import { runPrometheusCheck } from './prometheus.js';
 
 export interface Gates {
@@ -14,9 +15,11 @@ export interface Gates {
   runCheck(instance: CheckInstance): Promise<Measurement>;
 }
 
-export function makeGates(opts: { readyEndpoints: ReadyEndpoints }): Gates {
+/** Throws when the environment's health-check URL policy ranges are malformed (the operator then fails at start). */
+export function makeGates(opts: { readyEndpoints: ReadyEndpoints; urlPolicy?: UrlPolicy }): Gates {
+  const urlPolicy = opts.urlPolicy ?? urlPolicyFromEnv(process.env);
   return {
     probeInjector: (mrev) => probeInjector(mrev.spec.injector, { readyEndpoints: opts.readyEndpoints }),
-    runCheck: (i) => (i.check.kind === 'prometheus' ? runPrometheusCheck(i.check, i.vars) : runHttpCheck(i.check, i.vars)),
+    runCheck: (i) => (i.check.kind === 'prometheus' ? runPrometheusCheck(i.check, i.vars) : runHttpCheck(i.check, i.vars, { urlPolicy })),
   };
 }

@@ -156,8 +156,11 @@ export function createHealthApp(opts: HealthAppOptions = {}): HealthApp {
 
 /** Probes and metrics share one port; the Deployment's probes and the scrape config point at it. */
 const DEFAULT_HEALTH_PORT = 8080;
-/** In a pod the kubelet and Prometheus connect from outside the container; tests always pass 127.0.0.1. */
-const DEFAULT_HEALTH_HOST = '0.0.0.0';
+/**
+ * Loopback unless told otherwise: in a pod the kubelet and Prometheus connect
+ * from outside the container, so the Deployment passes 0.0.0.0 explicitly.
+ */
+const DEFAULT_HEALTH_HOST = '127.0.0.1';
 
 export interface ListenOptions {
   host?: string;

@@ -1,6 +1,15 @@
 // The HTTPS listener around the admission app: POST /inject (and /inject/...,
 // which upstream uses for cluster/network parameters) and GET /healthz.
 // Binds 127.0.0.1 unless told otherwise; port 0 picks a free port.
+//
+// Bounded so that small reviews stay fast while large ones arrive (the API
+// server gives a webhook 10 s, and failurePolicy Fail turns a late answer into
+// a refused pod): a body declared larger than maxBodyBytes gets 413 at once,
+// unread; a body larger than largeBodyBytes (declared, or once that much has
+// arrived) waits for one of maxConcurrentLarge slots before it is read further,
+// parsed and answered, its socket paused meanwhile (TCP backpressure, no TLS
+// decryption); at most maxQueuedLarge wait, more get 503 at once. Small bodies
+// never wait for a slot.
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +27,12 @@ export interface WebhookServerOptions {
   address?: string;
   /** Largest request body accepted (default 8 MiB; the API server's objects are at most ~1.5 MiB). */
   maxBodyBytes?: number;
+  /** Bodies above this are "large" and take a slot (default 256 KiB; ordinary pods are a few KiB). */
+  largeBodyBytes?: number;
+  /** Large bodies read, parsed and answered at once (default 2). */
+  maxConcurrentLarge?: number;
+  /** Large bodies waiting for a slot; beyond this they get 503 at once (default 32). */
+  maxQueuedLarge?: number;
 }
 
 export interface WebhookServerStats {
@@ -25,6 +40,10 @@ export interface WebhookServerStats {
   injectRequests: number;
   /** Answers other than 200 on /inject. */
   injectErrors: number;
+  /** Large bodies that waited for a slot. */
+  largeQueued: number;
+  /** Large bodies refused with 503 because the queue was full. */
+  largeRejected: number;
 }
 
 export interface WebhookServer {
@@ -39,6 +58,38 @@ export interface WebhookServer {
 
 const INJECT_PATH = '/inject';
 const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
+const DEFAULT_LARGE_BODY = 256 * 1024;
+const DEFAULT_MAX_CONCURRENT_LARGE = 2;
+const DEFAULT_MAX_QUEUED_LARGE = 32;
+
+/** A counting semaphore with a bounded FIFO queue. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(size: number, private readonly maxWaiting: number) {
+    this.free = size;
+  }
+  /** Resolves with a release function once a slot is held; undefined at once when the queue is full. */
+  acquire(onQueued: () => void): Promise<() => void> | undefined {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve(release);
+    }
+    if (this.waiting.length >= this.maxWaiting) return undefined;
+    onQueued();
+    return new Promise((resolve) => this.waiting.push(() => resolve(release)));
+  }
+}
+
+class QueueFull extends Error {}
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -49,25 +100,81 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large'> {
+/**
+ * The body, or 'too-large' past `limit` (the rest is not kept). Once it is
+ * known to be large (declared, or `largeAt` bytes arrived) reading pauses until
+ * `takeSlot` yields a slot; the slot is handed back with the body for the
+ * caller to release after answering. Rejects when the client goes away.
+ */
+function readBody(
+  req: IncomingMessage,
+  limit: number,
+  largeAt: number,
+  takeSlot: () => Promise<() => void> | undefined,
+): Promise<{ body: Buffer | 'too-large'; release?: () => void }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let over = false;
+    let ended = false;
+    let release: (() => void) | undefined;
+    let waiting = false;
+    let onSlot: (() => void) | undefined;
+    const fail = (err: Error) => {
+      release?.();
+      release = undefined;
+      reject(err);
+    };
+    const needSlot = () => {
+      if (release || waiting) return;
+      const slot = takeSlot();
+      if (!slot) {
+        req.pause();
+        fail(new QueueFull('too many large admission reviews are waiting'));
+        return;
+      }
+      waiting = true;
+      req.pause();
+      void slot.then((r) => {
+        waiting = false;
+        if (req.destroyed && !ended) {
+          r();
+          return;
+        }
+        release = r;
+        req.resume();
+        onSlot?.();
+      });
+    };
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > largeAt) needSlot();
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > limit) over = true;
       else chunks.push(c);
+      if (size > largeAt) needSlot();
     });
-    req.on('end', () => resolve(over ? 'too-large' : Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => {
+      ended = true;
+      // A body that grew large on its last chunk waits for its slot before it is parsed.
+      const finish = () => resolve({ body: over ? 'too-large' : Buffer.concat(chunks), ...(release ? { release } : {}) });
+      if (waiting) onSlot = finish;
+      else finish();
+    });
+    req.on('error', fail);
+    req.on('close', () => {
+      if (!ended) fail(new Error('the client closed the connection before the body ended'));
+    });
   });
 }
 
 export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
   const address = opts.address ?? '127.0.0.1';
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const stats: WebhookServerStats = { injectRequests: 0, injectErrors: 0 };
+  const largeAt = Math.min(opts.largeBodyBytes ?? DEFAULT_LARGE_BODY, limit);
+  const stats: WebhookServerStats = { injectRequests: 0, injectErrors: 0, largeQueued: 0, largeRejected: 0 };
+  const slots = new Slots(opts.maxConcurrentLarge ?? DEFAULT_MAX_CONCURRENT_LARGE, opts.maxQueuedLarge ?? DEFAULT_MAX_QUEUED_LARGE);
+  const takeSlot = () => slots.acquire(() => stats.largeQueued++);
 
   const onInject = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     stats.injectRequests++;
@@ -75,11 +182,30 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     if (req.method !== 'POST') {
       answer = badRequest(`method ${req.method ?? ''} not allowed on ${INJECT_PATH}: POST an AdmissionReview`, 405, 'MethodNotAllowed');
       res.setHeader('Allow', 'POST');
+    } else if (Number(req.headers['content-length']) > limit) {
+      // Refused unread: no decryption or buffering of a body that cannot be accepted.
+      answer = badRequest(`request body is larger than ${limit} bytes`, 413, 'RequestEntityTooLarge');
+      res.setHeader('Connection', 'close');
     } else {
-      const body = await readBody(req, limit);
-      answer = body === 'too-large'
-        ? badRequest(`request body is larger than ${limit} bytes`, 413, 'RequestEntityTooLarge')
-        : opts.app.handleRaw(body);
+      let read: Awaited<ReturnType<typeof readBody>>;
+      try {
+        read = await readBody(req, limit, largeAt, takeSlot);
+      } catch (err) {
+        if (!(err instanceof QueueFull)) throw err;
+        stats.largeRejected++;
+        stats.injectErrors++;
+        res.setHeader('Connection', 'close');
+        res.setHeader('Retry-After', '1');
+        send(res, 503, badRequest(`the injector is busy: ${err.message}; retry`, 503, 'ServiceUnavailable').body);
+        return;
+      }
+      try {
+        answer = read.body === 'too-large'
+          ? badRequest(`request body is larger than ${limit} bytes`, 413, 'RequestEntityTooLarge')
+          : opts.app.handleRaw(read.body);
+      } finally {
+        read.release?.();
+      }
     }
     if (answer.status !== 200) stats.injectErrors++;
     send(res, answer.status, answer.body);
@@ -100,6 +226,9 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       send(res, 404, badRequest(`no such path ${path}: the injector serves POST ${INJECT_PATH} and GET /healthz`, 404, 'NotFound').body);
     }
   });
+  // A client trickling a body must not hold a slot or a socket for long.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
   // TLS handshakes from scanners or clients with the wrong CA must not take the process down.
   server.on('clientError', (_err, socket) => socket.destroy());
   server.on('tlsClientError', () => undefined);

@@ -330,6 +330,11 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
       { path: 'spec.healthChecks.prometheus.[].address', rule: "isURL(self) && url(self).getScheme() in ['http', 'https']", says: 'http:// or' },
       { path: 'spec.healthChecks.prometheus.[].address', rule: "!self.contains('?') && !self.contains('#')", says: 'must not have a query' },
       { path: 'spec.healthChecks.http.[].url', rule: "self.matches('^[hH][tT][tT][pP][sS]?://[^/?#]+')", says: 'http:// or https://' },
+      {
+        path: 'spec.healthChecks.http.[].url',
+        rule: "!self.matches('(?i)^https?://([^/?#@]*@)?(169\\\\.254\\\\.[0-9]{1,3}\\\\.[0-9]{1,3}|\\\\[fe[89ab][0-9a-f]*:[^\\\\]]*\\\\]|\\\\[fd00:ec2::254\\\\]|metadata\\\\.google\\\\.internal\\\\.?)(:[0-9]*)?([/?#].*)?$')",
+        says: 'may not reach link-local',
+      },
     ];
     for (const e of expected) {
       it(`${e.path}: ${e.rule}`, () => {

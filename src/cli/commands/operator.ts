@@ -17,7 +17,7 @@ interface Options {
   logLevel?: string;
 }
 
-/** "host:port" → parts; the host may be empty (all interfaces) or a bracketed IPv6 address. */
+/** "host:port" → parts; the host may be empty (all interfaces, as written explicitly) or a bracketed IPv6 address. */
 function parseAddress(value: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(value);
   const port = m ? Number(m[3]) : NaN;
@@ -31,7 +31,9 @@ export function register(program: Command): void {
     .description('Run the meshrev operator (MeshRevision controller) until SIGTERM')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
-    .option('--health-address <host:port>', 'where /healthz, /readyz and /metrics are served', '0.0.0.0:8080')
+    // Loopback by default: a workstation run does not expose metrics to its network. The Deployment
+    // (config/manager/deployment.yaml) passes 0.0.0.0:8080 so the kubelet's probes and Prometheus reach the pod IP.
+    .option('--health-address <host:port>', 'where /healthz, /readyz and /metrics are served (in a pod: 0.0.0.0:8080, as config/manager passes)', '127.0.0.1:8080')
     .option('--leader-elect', 'lead on a Lease so only one replica acts', false)
     .option('--leader-election-namespace <ns>', 'namespace of the Lease', process.env.POD_NAMESPACE ?? 'meshrev-system')
     .option('--leader-election-name <name>', 'name of the Lease', 'meshrev-leader')

@@ -17,6 +17,7 @@ import {
   NO_DATA_RULES,
   QUERY_VARIABLES,
 } from '../../api/health.js';
+import { refusedLiteralHost } from '../url-policy.js';
 import { checkDuration, parseDuration, type DurationBounds } from './durations.js';
 import { dnsLabel, intInRange, isObject, quote, unknownFields, type FieldError } from './fields.js';
 
@@ -27,14 +28,14 @@ const PLACEHOLDER_ANY = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 const INTERVAL_BOUNDS: DurationBounds = { minMs: MIN_INTERVAL_MS, maxMs: MAX_INTERVAL_MS, maxLength: MAX_DURATION_LENGTH };
 const TIMEOUT_BOUNDS: DurationBounds = { minMs: 0, minExclusive: true, maxMs: MAX_TIMEOUT_MS, maxLength: MAX_DURATION_LENGTH };
 
-function checkUrl(value: unknown, field: string, what: string, errors: FieldError[], allowQuery: boolean): void {
+function checkUrl(value: unknown, field: string, what: string, errors: FieldError[], allowQuery: boolean): URL | undefined {
   if (typeof value !== 'string' || value === '') {
     errors.push({ field, message: `${what} is required: an http:// or https:// URL` });
-    return;
+    return undefined;
   }
   if (value.length > MAX_URL_LENGTH) {
     errors.push({ field, message: `${what} is ${value.length} characters; use at most ${MAX_URL_LENGTH}` });
-    return;
+    return undefined;
   }
   let parsed: URL;
   try {
@@ -42,14 +43,16 @@ function checkUrl(value: unknown, field: string, what: string, errors: FieldErro
     parsed = new URL(value.replace(PLACEHOLDER_ANY, 'x'));
   } catch {
     errors.push({ field, message: `${what} ${quote(value)} is not an absolute URL: write it as http://host:port/path` });
-    return;
+    return undefined;
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     errors.push({ field, message: `${what} ${quote(value)} must use http:// or https://` });
+    return undefined;
   }
   if (!allowQuery && (value.includes('?') || value.includes('#'))) {
     errors.push({ field, message: `${what} ${quote(value)} must not have a query or fragment: give the base URL of the Prometheus API, e.g. http://prometheus:9090` });
   }
+  return parsed;
 }
 
 function checkPlaceholders(template: string, field: string, errors: FieldError[]): void {
@@ -144,7 +147,15 @@ function validateHttpCheck(c: unknown, field: string, names: Map<string, string>
   }
   unknownFields(c, HTTP_FIELDS, field, errors);
   checkCommon(c, field, names, errors);
-  checkUrl(c['url'], `${field}.url`, 'url', errors, true);
+  const url = checkUrl(c['url'], `${field}.url`, 'url', errors, true);
+  // The operator's URL policy (src/gates/url-policy.ts) on what is knowable offline: a literal address or a metadata host.
+  const refused = url ? refusedLiteralHost(url) : undefined;
+  if (refused) {
+    errors.push({
+      field: `${field}.url`,
+      message: `url ${quote(c['url'])} is refused: ${refused}; health checks may not reach link-local or cloud metadata addresses: point the check at a Service, e.g. http://frontend.shop:8080/healthz`,
+    });
+  }
   if (typeof c['url'] === 'string') checkPlaceholders(c['url'], `${field}.url`, errors);
   const method = c['method'];
   if (method !== undefined && !HTTP_METHODS.includes(method as never)) {

@@ -61,16 +61,16 @@ function validateUrl(url: unknown, field: string, errors: FieldError[]): void {
 
 function validateCaBundle(ca: unknown, field: string, errors: FieldError[]): void {
   if (typeof ca !== 'string') {
-    errors.push({ field, message: 'caBundle must be a string: the base64 of a PEM bundle (e.g. `base64 -w0 ca.crt`)' });
+    errors.push({ field, message: 'caBundle must be a string: the base64 encoding of the PEM (e.g. `base64 -w0 ca.crt`)' });
     return;
   }
   if (ca === '') return; // same as absent
   if (ca.includes('-----BEGIN')) {
-    errors.push({ field, message: 'caBundle holds PEM text; it must be the base64 of the PEM bundle: use the output of `base64 -w0 ca.crt`' });
+    errors.push({ field, message: 'caBundle holds raw PEM text: caBundle must be the base64 encoding of the PEM, so base64-encode it (e.g. `base64 -w0 ca.crt`)' });
     return;
   }
   if (!BASE64.test(ca)) {
-    errors.push({ field, message: 'caBundle is not valid base64 (standard alphabet, padded, no line breaks): use the output of `base64 -w0 ca.crt`' });
+    errors.push({ field, message: 'caBundle is not valid base64 (standard alphabet, padded, no line breaks): caBundle must be the base64 encoding of the PEM (e.g. `base64 -w0 ca.crt`)' });
     return;
   }
   const decoded = Buffer.from(ca, 'base64').toString('latin1');
