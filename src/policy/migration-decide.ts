@@ -231,6 +231,8 @@ interface Scene {
   generation: number | undefined;
   prev: MigrationStatus;
   sameGeneration: boolean;
+  /** status.migration.namespaces as last written, by name. */
+  prevByName: Map<string, NamespaceMigrationStatus>;
   byName: Map<string, V1Namespace>;
   classes: NamespaceClass[];
   plan: MigrationPlan;
@@ -302,6 +304,8 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
   const classes = classifyNamespaces({ meshRevision: name, ...(uid !== undefined ? { uid } : {}), revision: target, migration: spec ?? { from: [] }, namespaces });
   const moved = classes.filter((c): c is Extract<NamespaceClass, { kind: 'moved' }> => c.kind === 'moved');
   if (!spec && moved.length === 0) return undefined;
+  const returned = returnedNamespaces(name, namespaces, uid);
+  const prevByName = new Map((prev.namespaces ?? []).map((e) => [e.name, e]));
   const scene: Scene = {
     obs,
     spec,
@@ -310,10 +314,11 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
     generation,
     prev,
     sameGeneration: prev.generation === generation,
+    prevByName,
     byName: new Map(namespaces.map((n) => [n.metadata?.name ?? '', n])),
     classes,
     plan: planSteps(classes, spec?.steps),
-    direction: directionOf(obs, prev, moved, forcedRollback),
+    direction: directionOf(obs, prev, [...moved.map((c) => c.origin), ...returned.map((r) => r.origin)], forcedRollback),
     policy: spec?.onFailure ?? DEFAULT_MIGRATION_FAILURE_POLICY,
     outcomes: new Map(),
     memo: new Map(obs.memo),
@@ -322,7 +327,6 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
     events: [],
     gateFailures: [],
   };
-  const prevByName = new Map((prev.namespaces ?? []).map((e) => [e.name, e]));
   const { rollbackAll, rollbackListed } = scene.direction;
   for (const c of classes) {
     if (c.kind !== 'skipped' || !c.forget) continue;
@@ -341,7 +345,7 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
     );
   }
   // Namespaces already returned by this migration (recorded on them, so no lost status write can drop them).
-  for (const r of returnedNamespaces(name, namespaces, uid)) {
+  for (const r of returned) {
     const byGate = r.origin.rollbackReason !== undefined && r.origin.rollbackGeneration === generation;
     if (scene.outcomes.has(r.name) || !(rollbackAll || rollbackListed.has(r.name) || byGate)) continue;
     const entry: NamespaceMigrationStatus = { name: r.name, state: NS_ROLLED_BACK, step: prevByName.get(r.name)?.step ?? 0, from: sourceOfLabels(r.origin.labels) ?? 'none' };
@@ -354,7 +358,8 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
 function directionOf(
   obs: MigrationObservation,
   prev: MigrationStatus,
-  moved: readonly Extract<NamespaceClass, { kind: 'moved' }>[],
+  /** The origin records of the namespaces this migration moved or returned. */
+  origins: readonly NamespaceOrigin[],
   forcedRollback: string | undefined,
 ): Direction {
   const { mrev } = obs;
@@ -365,7 +370,7 @@ function directionOf(
   const carried = sameGeneration && (prev.phase === MIGRATION_PHASE_ROLLING_BACK || prev.phase === MIGRATION_PHASE_ROLLED_BACK);
   const rollbackAll = forcedRollback !== undefined || asked || carried;
   const rollbackListed = new Set(spec?.rollback?.namespaces ?? []);
-  const gateFailure = [...moved.map((c) => c.origin), ...returnedNamespaces(mrev.metadata.name!, obs.view.namespaces, mrev.metadata.uid).map((r) => r.origin)].find(
+  const gateFailure = origins.find(
     (o) => o.rollbackReason !== undefined && o.rollbackGeneration === generation,
   )?.rollbackReason;
   const terminal = (sameGeneration && prev.phase === MIGRATION_PHASE_FAILED) || gateFailure !== undefined;
@@ -838,10 +843,9 @@ function requeueOf(base: number | undefined, status: MigrationStatus, g: StatusI
 
 /** Events for namespaces that reached Migrated, RolledBack or Failed since the last status. */
 function announce(scene: Scene, after: readonly NamespaceMigrationStatus[]): DecidedEvent[] {
-  const prev = new Map((scene.prev.namespaces ?? []).map((e) => [e.name, e.state]));
   const target = scene.target;
   return after.flatMap((e): DecidedEvent[] => {
-    if (prev.get(e.name) === e.state) return [];
+    if (scene.prevByName.get(e.name)?.state === e.state) return [];
     if (e.state === NS_MIGRATED) return [{ type: 'Normal', reason: 'NamespaceMigrated', message: `namespace ${e.name} moved from ${e.from} to ${target}; ${e.verified ?? 0} workload(s) verified` }];
     if (e.state === NS_ROLLED_BACK) return [{ type: 'Normal', reason: 'NamespaceRolledBack', message: `namespace ${e.name} returned to ${e.from}` }];
     if (e.state === NS_FAILED) return [{ type: 'Warning', reason: 'NamespaceFailed', message: `namespace ${e.name}: ${e.message ?? 'failed'}` }];
@@ -921,10 +925,9 @@ function transitions(scene: Scene, next: MigrationStatus): DecidedEvent[] {
 
 /** How long namespaces that arrived since the last status took (from their relabel). */
 function arrivals(scene: Scene, after: readonly NamespaceMigrationStatus[]): MigrationDecision['arrivals'] {
-  const prev = new Map((scene.prev.namespaces ?? []).map((e) => [e.name, e.state]));
   const out: MigrationDecision['arrivals'] = [];
   for (const e of after) {
-    if (prev.get(e.name) === e.state || (e.state !== NS_MIGRATED && e.state !== NS_ROLLED_BACK)) continue;
+    if (scene.prevByName.get(e.name)?.state === e.state || (e.state !== NS_MIGRATED && e.state !== NS_ROLLED_BACK)) continue;
     const forward = e.state === NS_MIGRATED;
     const ns = scene.byName.get(e.name);
     const at = ns ? readOrigin(ns)?.[forward ? 'movedAt' : 'returnedAt'] : undefined;

@@ -41,9 +41,4 @@ export class RevisionMemos {
   forget(name: string): void {
     this.byName.delete(name);
   }
-
-  /** The memo of `name`, if any, whatever its uid (for tests and the status writer's lookups). */
-  peek(name: string): RevisionMemo | undefined {
-    return this.byName.get(name);
-  }
 }
