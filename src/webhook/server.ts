@@ -168,15 +168,16 @@ function readBody(
   });
 }
 
-export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
-  const address = opts.address ?? '127.0.0.1';
-  const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const largeAt = Math.min(opts.largeBodyBytes ?? DEFAULT_LARGE_BODY, limit);
-  const stats: WebhookServerStats = { injectRequests: 0, injectErrors: 0, largeQueued: 0, largeRejected: 0 };
-  const slots = new Slots(opts.maxConcurrentLarge ?? DEFAULT_MAX_CONCURRENT_LARGE, opts.maxQueuedLarge ?? DEFAULT_MAX_QUEUED_LARGE);
-  const takeSlot = () => slots.acquire(() => stats.largeQueued++);
-
-  const onInject = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+/** POST /inject: refuse what is too large unread, queue large bodies for a slot, answer the review. */
+function injectHandler(
+  app: WebhookServerOptions['app'],
+  limit: number,
+  largeAt: number,
+  stats: WebhookServerStats,
+  takeSlot: () => Promise<() => void> | undefined,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const tooLarge = () => badRequest(`request body is larger than ${limit} bytes`, 413, 'RequestEntityTooLarge');
+  return async (req, res) => {
     stats.injectRequests++;
     let answer: AdmissionHttpResponse;
     if (req.method !== 'POST') {
@@ -184,7 +185,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       res.setHeader('Allow', 'POST');
     } else if (Number(req.headers['content-length']) > limit) {
       // Refused unread: no decryption or buffering of a body that cannot be accepted.
-      answer = badRequest(`request body is larger than ${limit} bytes`, 413, 'RequestEntityTooLarge');
+      answer = tooLarge();
       res.setHeader('Connection', 'close');
     } else {
       let read: Awaited<ReturnType<typeof readBody>>;
@@ -201,8 +202,8 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       }
       try {
         answer = read.body === 'too-large'
-          ? badRequest(`request body is larger than ${limit} bytes`, 413, 'RequestEntityTooLarge')
-          : opts.app.handleRaw(read.body);
+          ? tooLarge()
+          : app.handleRaw(read.body);
       } finally {
         read.release?.();
       }
@@ -210,6 +211,17 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     if (answer.status !== 200) stats.injectErrors++;
     send(res, answer.status, answer.body);
   };
+}
+
+export async function startWebhookServer(opts: WebhookServerOptions): Promise<WebhookServer> {
+  const address = opts.address ?? '127.0.0.1';
+  const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+  const largeAt = Math.min(opts.largeBodyBytes ?? DEFAULT_LARGE_BODY, limit);
+  const stats: WebhookServerStats = { injectRequests: 0, injectErrors: 0, largeQueued: 0, largeRejected: 0 };
+  const slots = new Slots(opts.maxConcurrentLarge ?? DEFAULT_MAX_CONCURRENT_LARGE, opts.maxQueuedLarge ?? DEFAULT_MAX_QUEUED_LARGE);
+  const takeSlot = () => slots.acquire(() => stats.largeQueued++);
+
+  const onInject = injectHandler(opts.app, limit, largeAt, stats, takeSlot);
 
   const server: Server = createServer({ cert: opts.cert, key: opts.key }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
