@@ -212,6 +212,24 @@ function failure(prev: LastFailure | undefined, reason: string, message: string,
   return { reason, message, time: formatTime(now) };
 }
 
+/** Deletion: waiting on users of the revision, returning namespaces, or removing the webhook. */
+function deletingConditions(o: RevisionObservation, deleting: NonNullable<RevisionObservation['deleting']>): KstatusInput {
+  if (deleting.blocked) {
+    const message = `deletion waits: revision ${o.mrev.spec.revision} is still in use by ${describeInUse(o.inUse)}; ` +
+      'move those namespaces and pods to another revision (or delete them), and deletion completes by itself';
+    return {
+      ready: { status: 'False', reason: REASON_DELETION_BLOCKED, message },
+      reconciling: { reason: REASON_DELETION_BLOCKED, message },
+    };
+  } else if (deleting.returning) {
+    const message = `returning migrated namespaces to their origin before removing the webhook: ${o.migration?.counts?.rolledBack ?? 0}/${o.migration?.counts?.eligible ?? 0} returned`;
+    return { ready: { status: 'False', reason: REASON_DELETING, message }, reconciling: { reason: REASON_DELETING, message } };
+  } else {
+    const message = 'removing the webhook configuration';
+    return { ready: { status: 'False', reason: REASON_DELETING, message }, reconciling: { reason: REASON_DELETING, message } };
+  }
+}
+
 /** The status the object should have. Pure: same observation, same status. */
 export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatus {
   const prev = o.mrev.status ?? {};
@@ -221,22 +239,11 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
   let phase: MeshRevisionStatus['phase'];
   let lastFailure = prev.lastFailure;
 
+  const migration = migrationConditions(o.migration);
+
   if (o.deleting) {
     phase = PHASE_DELETING;
-    if (o.deleting.blocked) {
-      const message = `deletion waits: revision ${o.mrev.spec.revision} is still in use by ${describeInUse(o.inUse)}; ` +
-        'move those namespaces and pods to another revision (or delete them), and deletion completes by itself';
-      kstatus = {
-        ready: { status: 'False', reason: REASON_DELETION_BLOCKED, message },
-        reconciling: { reason: REASON_DELETION_BLOCKED, message },
-      };
-    } else if (o.deleting.returning) {
-      const message = `returning migrated namespaces to their origin before removing the webhook: ${o.migration?.counts?.rolledBack ?? 0}/${o.migration?.counts?.eligible ?? 0} returned`;
-      kstatus = { ready: { status: 'False', reason: REASON_DELETING, message }, reconciling: { reason: REASON_DELETING, message } };
-    } else {
-      const message = 'removing the webhook configuration';
-      kstatus = { ready: { status: 'False', reason: REASON_DELETING, message }, reconciling: { reason: REASON_DELETING, message } };
-    }
+    kstatus = deletingConditions(o, o.deleting);
   } else if (o.invalid.length > 0) {
     phase = PHASE_INVALID;
     const message = `invalid spec, nothing was changed: ${o.invalid.map((e) => `${e.field}: ${e.message}`).join('; ')}`;
@@ -261,8 +268,8 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
     const message = parts.join('; ');
     kstatus = { ready: { status: 'False', reason, message }, stalled: { reason, message } };
     lastFailure = failure(prev.lastFailure, reason, message, o.now);
-  } else if (migrationConditions(o.migration)) {
-    const { phase: migrationPhase, ...m } = migrationConditions(o.migration)!;
+  } else if (migration) {
+    const { phase: migrationPhase, ...m } = migration;
     kstatus = m;
     phase = migrationPhase;
     if (m.stalled) lastFailure = failure(prev.lastFailure, m.stalled.reason, m.stalled.message, o.now);
