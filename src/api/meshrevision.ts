@@ -74,6 +74,31 @@ export interface InjectorSpec {
   timeoutSeconds?: number;
 }
 
+/**
+ * Who writes this revision's MutatingWebhookConfigurations.
+ * - `Managed` (default): meshrev writes `meshrev-sidecar-injector-<revision>`
+ *   from spec.injector, spec.tags and spec.default.
+ * - `External`: istiod's Helm chart or istioctl wrote them (the chart's
+ *   `istio-sidecar-injector-<revision>`, istioctl's `istio-revision-tag-<tag>`).
+ *   meshrev writes, edits and deletes no webhook; it reads which of the
+ *   existing ones serve this revision, its tags and the default, reports them,
+ *   and migrates and rolls back namespaces exactly as in Managed mode.
+ */
+export type WebhookManagement = 'Managed' | 'External';
+export const WEBHOOKS_MANAGED: WebhookManagement = 'Managed';
+export const WEBHOOKS_EXTERNAL: WebhookManagement = 'External';
+export const WEBHOOK_MANAGEMENTS: readonly WebhookManagement[] = [WEBHOOKS_MANAGED, WEBHOOKS_EXTERNAL];
+
+export interface WebhooksSpec {
+  /** Default `Managed`. */
+  management?: WebhookManagement;
+}
+
+/** Whether a MeshRevision adopts webhooks written by istiod's chart or istioctl instead of writing its own. */
+export function webhooksExternal(spec: Pick<MeshRevisionSpec, 'webhooks'>): boolean {
+  return spec.webhooks?.management === WEBHOOKS_EXTERNAL;
+}
+
 export interface MeshRevisionSpec {
   /** The `istio.io/rev` value of the control plane. Immutable. */
   revision: string;
@@ -81,7 +106,14 @@ export interface MeshRevisionSpec {
   default?: boolean;
   /** Revision tags: aliases whose webhooks point at this revision's injector. */
   tags?: string[];
-  injector: InjectorSpec;
+  /**
+   * Where the API server sends this revision's injection requests. Required
+   * with Managed webhooks; with External ones optional (the injector gate then
+   * probes what the adopted webhook calls).
+   */
+  injector?: InjectorSpec;
+  /** Who writes the webhooks (default Managed: meshrev). */
+  webhooks?: WebhooksSpec;
   /** Namespaces to move to this revision, in steps (src/api/migration.ts). */
   migration?: MigrationSpec;
   /** Checks that gate each migration step, and what a failure does (src/api/health.ts). */
@@ -127,6 +159,12 @@ export interface MeshRevisionStatus {
   phase?: Phase;
   /** Name of the MutatingWebhookConfiguration meshrev applied for this revision; absent while none is served. */
   webhookConfiguration?: string;
+  /**
+   * With spec.webhooks.management External: the configurations written by
+   * istiod's chart or istioctl that serve this revision, its tags or the
+   * default (sorted). meshrev reads them and never changes them.
+   */
+  externalWebhookConfigurations?: string[];
   /** Whether this MeshRevision currently holds the default (its MWC carries the istio-injection entries). */
   defaultRevision?: boolean;
   /** Tags whose webhook entries are in this revision's MWC (sorted); may be fewer than spec.tags after a collision. */
@@ -208,6 +246,14 @@ export const REASON_INVALID_SPEC = 'InvalidSpec';
  * delete someone else's object.
  */
 export const REASON_CHART_WEBHOOK_CONFLICT = 'ChartWebhookConflict';
+/**
+ * Ready=False, Reconciling=True: spec.webhooks.management is External but no
+ * MutatingWebhookConfiguration labelled istio.io/rev=<revision> (istiod's
+ * chart's) serves the revision yet; nothing moves until one does.
+ */
+export const REASON_EXTERNAL_WEBHOOK_MISSING = 'ExternalWebhookMissing';
+/** Normal Event: with External webhooks adopted, meshrev deleted its own configuration for the revision (the switch from Managed). */
+export const REASON_WEBHOOK_HANDED_OVER = 'WebhookHandedOver';
 /** Deletion waits: namespaces or pods still use this revision; the message lists them. */
 export const REASON_DELETION_BLOCKED = 'DeletionBlocked';
 /** Reconciling=True: the finalizer is returning namespaces and removing the webhooks. */

@@ -15,7 +15,8 @@ export interface InjectorProbeOptions {
 }
 
 /** Undefined when the injector is reachable; otherwise why not, in words that say what to check. */
-export async function probeInjector(injector: InjectorSpec, opts: InjectorProbeOptions = {}): Promise<string | undefined> {
+export async function probeInjector(injector: InjectorSpec | undefined, opts: InjectorProbeOptions = {}): Promise<string | undefined> {
+  if (!injector) return 'no injector to check: the revision has no webhook that calls one yet';
   const timeoutMs = opts.timeoutMs ?? 3000;
   if (injector.url !== undefined) return tlsHandshake(injector.url, injector.caBundle, timeoutMs);
   const svc = injector.service;

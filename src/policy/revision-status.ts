@@ -9,6 +9,7 @@ import {
   PHASE_FAILED,
   PHASE_AWAITING_PROMOTION,
   PHASE_MIGRATING,
+  PHASE_PENDING,
   PHASE_READY,
   PHASE_ROLLED_BACK,
   PHASE_ROLLING_BACK,
@@ -25,6 +26,7 @@ import {
   REASON_CHART_WEBHOOK_CONFLICT,
   REASON_DELETING,
   REASON_DELETION_BLOCKED,
+  REASON_EXTERNAL_WEBHOOK_MISSING,
   REASON_INVALID_SPEC,
   REASON_WEBHOOK_CONFIGURED,
   inUseSummary,
@@ -53,6 +55,7 @@ import { isLivePod } from './pods.js';
 import { namespaceSelection } from './routing.js';
 import type { FieldError } from './validation/index.js';
 import type { ClaimDecision, ForeignWebhookConflict } from './webhooks.js';
+import type { ExternalServing } from './adoption.js';
 
 /** Who still relies on a revision: deletion waits while this is not empty. */
 export interface InUse {
@@ -121,9 +124,11 @@ export interface RevisionObservation {
   decision: ClaimDecision | undefined;
   /** Semantic validation errors; when any, nothing was changed. */
   invalid: FieldError[];
-  /** Name of the MWC meshrev serves for this revision, when it serves one. */
+  /** Name of the MWC serving this revision: meshrev's, or with External webhooks the chart's it adopted. */
   webhookConfiguration: string | undefined;
   foreign: ForeignWebhookConflict[];
+  /** Set with spec.webhooks.management External: what istiod's chart and istioctl serve for the revision. */
+  external?: ExternalServing;
   inUse: InUse;
   /** Set while the object is being deleted. */
   deleting?: { blocked: boolean; returning?: boolean };
@@ -268,6 +273,14 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
     const message = parts.join('; ');
     kstatus = { ready: { status: 'False', reason, message }, stalled: { reason, message } };
     lastFailure = failure(prev.lastFailure, reason, message, o.now);
+  } else if (o.external && o.webhookConfiguration === undefined && d?.servesRevision) {
+    phase = PHASE_PENDING;
+    const rev = o.mrev.spec.revision;
+    const message =
+      `spec.webhooks.management is External but no MutatingWebhookConfiguration labelled istio.io/rev=${rev} written outside meshrev ` +
+      `serves revision ${rev}: install istiod's chart for revision ${rev} (it writes istio-sidecar-injector-${rev}), or set ` +
+      'spec.webhooks.management: Managed with spec.injector for meshrev to write one; nothing moves until a webhook serves the revision';
+    kstatus = { ready: { status: 'False', reason: REASON_EXTERNAL_WEBHOOK_MISSING, message }, reconciling: { reason: REASON_EXTERNAL_WEBHOOK_MISSING, message } };
   } else if (migration) {
     const { phase: migrationPhase, ...m } = migration;
     kstatus = m;
@@ -281,7 +294,8 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
         status: 'True',
         reason: REASON_WEBHOOK_CONFIGURED,
         message:
-          `${o.webhookConfiguration} injects ${served}${d?.holdsDefault ? ' and istio-injection=enabled namespaces (default)' : ''}` +
+          `${o.webhookConfiguration}${o.external ? ' (written outside meshrev)' : ''} injects ${served}` +
+          `${d?.holdsDefault ? ' and istio-injection=enabled namespaces (default)' : ''}` +
           (o.migration?.phase === MIGRATION_PHASE_SUCCEEDED ? `; migration complete: ${o.migration.summary ?? ''} namespaces` : ''),
       },
     };
@@ -301,6 +315,7 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
     },
   };
   if (o.webhookConfiguration !== undefined) status.webhookConfiguration = o.webhookConfiguration;
+  if (o.external) status.externalWebhookConfigurations = [...o.external.configurations];
   if (lastFailure !== undefined) status.lastFailure = lastFailure;
   if (o.migration !== undefined) status.migration = o.migration;
   if (o.healthChecks !== undefined) status.healthChecks = o.healthChecks;

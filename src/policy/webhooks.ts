@@ -393,8 +393,9 @@ export function desiredWebhookConfiguration(
   mrev: MeshRevision,
   decision: ClaimDecision,
 ): V1MutatingWebhookConfiguration | undefined {
-  if (!decision.servesRevision) return undefined;
   const { revision, injector } = mrev.spec;
+  // Without an injector (External webhooks) meshrev writes no configuration.
+  if (!decision.servesRevision || !injector) return undefined;
   const clientConfig: V1MutatingWebhook['clientConfig'] =
     injector.url !== undefined
       ? { url: injector.url }

@@ -2,7 +2,9 @@
 //
 // For each MeshRevision it serves one MutatingWebhookConfiguration with
 // Istio's entries for the revision, its tags and (when it holds it) the
-// default, decided across all MeshRevisions by policy/webhooks.resolveClaims.
+// default, decided across all MeshRevisions by policy/webhooks.resolveClaims —
+// or, with spec.webhooks.management External, adopts the ones istiod's chart
+// or istioctl wrote (policy/adoption): reads them, never writes them.
 // Deletion goes through a finalizer that waits while the revision is in use.
 // Status is computed from what was observed (policy/revision-status) and
 // written only when it changed — also when applying failed.
@@ -16,7 +18,10 @@ import {
   PLURAL,
   REASON_DELETION_BLOCKED,
   REASON_WEBHOOK_CONFIGURED,
+  REASON_WEBHOOK_HANDED_OVER,
   VERSION,
+  webhooksExternal,
+  type InjectorSpec,
   type MeshRevision,
   type MeshRevisionStatus,
 } from '../api/meshrevision.js';
@@ -34,6 +39,7 @@ import type { Workload } from '../api/workload.js';
 import { readOrigin } from '../policy/migration.js';
 import { resolverFrom, type RevisionResolver } from '../policy/routing.js';
 import type { ClaimDecision } from '../policy/webhooks.js';
+import { adoptedDecision, externalServing, type ExternalServing } from '../policy/adoption.js';
 import { MigrationExecutor, type Observers } from './migration.js';
 import { RevisionMemos } from './memo.js';
 import type { MigrationMetrics } from '../health/metrics.js';
@@ -63,7 +69,7 @@ export interface MeshRevisionReconcilerDeps {
   workloads: (namespace: string) => Workload[];
   migrationMetrics: MigrationMetrics;
   /** The injector gate and the user-defined checks (src/gates, wired by operator.ts). */
-  gates: Pick<Observers, 'probeInjector' | 'runCheck'>;
+  gates: Pick<Observers, 'runCheck'> & { probeInjector(injector: InjectorSpec | undefined): Promise<string | undefined> };
   /** Dry-run pod creation: which revision would inject a pod in a namespace now (kube/admission-probe). */
   probeAdmission: InjectionProbe;
   now?: () => Date;
@@ -100,7 +106,8 @@ export class MeshRevisionReconciler {
     const now = this.now().getTime();
     const cached = memo.injectorProbe;
     if (cached && cached.generation === mrev.metadata.generation && now - cached.at < PROBE_CACHE_MS) return cached.result;
-    const result = this.d.gates.probeInjector(mrev);
+    const injector = mrev.spec.injector ?? (webhooksExternal(mrev.spec) ? this.external(mrev).injector : undefined);
+    const result = this.d.gates.probeInjector(injector);
     memo.injectorProbe = { generation: mrev.metadata.generation, at: now, result };
     return result;
   }
@@ -111,6 +118,11 @@ export class MeshRevisionReconciler {
    */
   private resolver(claims: Map<string, ClaimDecision>): RevisionResolver {
     return resolverFrom(claims, this.d.webhooks.list());
+  }
+
+  /** With External webhooks: the configurations istiod's chart or istioctl wrote for this revision. */
+  private external(mrev: MeshRevision): ExternalServing {
+    return externalServing(mrev.spec.revision, this.d.webhooks.list());
   }
 
   /** The reconcile function for the work queue: key = MeshRevision name. */
@@ -126,7 +138,9 @@ export class MeshRevisionReconciler {
     const mrev = pending ? { ...cached, status: pending } : cached;
     const log = ctx.log;
     const claims = resolveClaims(this.d.meshRevisions.list());
-    const decision = claims.get(key);
+    const external = webhooksExternal(mrev.spec) ? this.external(mrev) : undefined;
+    // With adopted webhooks the tags and the default are whatever istiod's chart and istioctl made them.
+    const decision = adoptedDecision(claims.get(key), external);
     const inUse = computeInUse(mrev.spec.revision, decision, this.d.namespaces.list(), this.d.pods.list());
     const obs: RevisionObservation = {
       mrev,
@@ -136,6 +150,7 @@ export class MeshRevisionReconciler {
       webhookConfiguration: mrev.status?.webhookConfiguration,
       foreign: [],
       inUse,
+      ...(external ? { external } : {}),
     };
 
     if (mrev.metadata.deletionTimestamp) {
@@ -157,7 +172,10 @@ export class MeshRevisionReconciler {
         });
       }
       obs.invalid = this.validate(mrev);
-      if (obs.invalid.length === 0 && decision) await this.serveWebhook(mrev, decision, obs, log);
+      if (obs.invalid.length === 0 && decision) {
+        if (external) await this.adoptWebhooks(mrev, decision, external, obs, log);
+        else await this.serveWebhook(mrev, decision, obs, log);
+      }
       // Namespaces move only while this revision's webhook is served as declared; a conflict or an
       // invalid spec holds the migration where it is (nothing new starts, nothing is undone).
       const servable = obs.invalid.length === 0 && obs.webhookConfiguration !== undefined && (decision?.conflicts.length ?? 0) === 0 && obs.foreign.length === 0;
@@ -211,6 +229,25 @@ export class MeshRevisionReconciler {
       void this.d.events.normal(eventRef(mrev), REASON_WEBHOOK_CONFIGURED, message);
     }
     obs.webhookConfiguration = name;
+  }
+
+  /**
+   * External webhooks: the chart's configuration for the revision is what serves it. meshrev's own
+   * configuration for the revision (left from Managed mode) is deleted once the chart's serves the
+   * revision, never before: pods are never left without an injector.
+   */
+  private async adoptWebhooks(mrev: MeshRevision, decision: ClaimDecision, external: ExternalServing, obs: RevisionObservation, log: ReconcileContext['log']): Promise<void> {
+    obs.webhookConfiguration = decision.servesRevision ? external.main : undefined;
+    if (obs.webhookConfiguration === undefined) return;
+    const own = this.d.webhooks.get(webhookConfigurationName(mrev.spec.revision));
+    if (!own || own.metadata?.labels?.[LABEL_MANAGED_BY_MESHREVISION] !== mrev.metadata.name) return;
+    log.info('handing the revision over to the external webhook configuration', { deleting: own.metadata?.name, adopted: external.main });
+    await this.d.writer.delete(own, { preconditionUID: own.metadata?.uid });
+    void this.d.events.normal(
+      eventRef(mrev),
+      REASON_WEBHOOK_HANDED_OVER,
+      `deleted MutatingWebhookConfiguration ${own.metadata?.name}: ${external.main} (written outside meshrev) serves revision ${mrev.spec.revision}`,
+    );
   }
 
   /** `mrev` with any coalesced status applied; `cached` as the API server has it (status writes compare with it). */

@@ -228,9 +228,12 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
     }
   });
 
-  it('requires spec, spec.revision and spec.injector', () => {
+  it('requires spec and spec.revision, and spec.injector unless the webhooks are External (a CEL rule)', () => {
     expect(root.required).to.deep.equal(['spec']);
-    expect(at('spec').required).to.have.members(['revision', 'injector']);
+    expect(at('spec').required).to.have.members(['revision']);
+    const rules = (at('spec')['x-kubernetes-validations'] ?? []).map((r) => r.rule);
+    expect(rules).to.include("has(self.injector) || (has(self.webhooks) && has(self.webhooks.management) && self.webhooks.management == 'External')");
+    expect(at('spec.webhooks.management').enum).to.deep.equal(['Managed', 'External']);
     expect(at('spec.injector.service').required).to.deep.equal(['name']);
   });
 
@@ -746,6 +749,7 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         default: true,
         tags: ['canary'],
         injector: { service: { name: 'istiod-1-21', namespace: 'istio-system', port: 443, path: '/inject' }, failurePolicy: 'Fail', timeoutSeconds: 10 },
+        webhooks: { management: 'Managed' },
         migration: {
           // Not "default": this MeshRevision is the default, so that would migrate from itself.
           from: ['1-19', '1-20'],

@@ -86,7 +86,10 @@ function validateCaBundle(ca: unknown, field: string, errors: FieldError[]): voi
 /** Checks spec.injector: exactly one of service and url, a usable caBundle, the API server's bounds. */
 export function validateInjector(injector: unknown, path: string, errors: FieldError[]): void {
   if (!isObject(injector)) {
-    errors.push({ field: path, message: 'injector is required: set injector.service (an in-cluster Service) or injector.url' });
+    errors.push({
+      field: path,
+      message: 'injector is required: set injector.service (an in-cluster Service) or injector.url, or spec.webhooks.management: External to adopt the webhooks istiod\'s chart wrote',
+    });
     return;
   }
   unknownFields(injector, INJECTOR_FIELDS, path, errors);

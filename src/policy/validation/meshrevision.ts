@@ -1,15 +1,53 @@
-// A whole MeshRevision: apiVersion, kind, metadata, spec.revision, spec.default
-// and spec.tags here; spec.injector, spec.migration and spec.healthChecks in
+// A whole MeshRevision: apiVersion, kind, metadata, spec.revision, spec.default,
+// spec.tags and spec.webhooks here; spec.injector, spec.migration and spec.healthChecks in
 // their own files. Repeats what the CRD enforces (so the CLI can check a file
 // offline, before `kubectl apply`) and reports unknown fields, which the API
 // server silently prunes unless the client asks for strict validation. No I/O.
-import { API_VERSION, KIND, MAX_TAGS, RESERVED_TAG_DEFAULT } from '../../api/meshrevision.js';
+import { API_VERSION, KIND, MAX_TAGS, RESERVED_TAG_DEFAULT, WEBHOOK_MANAGEMENTS, WEBHOOKS_EXTERNAL } from '../../api/meshrevision.js';
 import { dnsLabel, isObject, quote, unknownFields, type FieldError } from './fields.js';
 import { validateHealthChecks } from './health-checks.js';
 import { validateInjector } from './injector.js';
 import { validateMigrationSpec } from './migration.js';
 
-const SPEC_FIELDS = ['revision', 'default', 'tags', 'injector', 'migration', 'healthChecks'];
+const SPEC_FIELDS = ['revision', 'default', 'tags', 'injector', 'webhooks', 'migration', 'healthChecks'];
+
+/**
+ * spec.webhooks: the management mode, and what External implies: the default
+ * and the tags are istiod's chart's and istioctl's (meshrev reads them), so
+ * the spec may not declare them; spec.injector becomes optional. Returns
+ * whether the webhooks are External.
+ */
+function validateWebhooks(spec: Record<string, unknown>, path: string, errors: FieldError[]): boolean {
+  const webhooks = spec['webhooks'];
+  if (webhooks === undefined) return false;
+  if (!isObject(webhooks)) {
+    errors.push({ field: `${path}.webhooks`, message: 'webhooks must be an object, e.g. {management: External}' });
+    return false;
+  }
+  unknownFields(webhooks, ['management'], `${path}.webhooks`, errors);
+  const management = webhooks['management'];
+  if (management !== undefined && !WEBHOOK_MANAGEMENTS.includes(management as never)) {
+    errors.push({
+      field: `${path}.webhooks.management`,
+      message: `management ${quote(management)} is not valid: use "Managed" (meshrev writes the webhooks) or "External" (istiod's chart or istioctl wrote them)`,
+    });
+    return false;
+  }
+  if (management !== WEBHOOKS_EXTERNAL) return false;
+  if (spec['default'] === true) {
+    errors.push({
+      field: `${path}.default`,
+      message: 'with spec.webhooks.management External the default revision is set by istiod\'s chart or `istioctl tag set default`, not here: remove spec.default (status.defaultRevision reports it)',
+    });
+  }
+  if (Array.isArray(spec['tags']) && spec['tags'].length > 0) {
+    errors.push({
+      field: `${path}.tags`,
+      message: 'with spec.webhooks.management External tags are set by istiod\'s chart (revisionTags) or `istioctl tag set`, not here: remove spec.tags (status.activeTags reports them)',
+    });
+  }
+  return true;
+}
 
 /** Checks a MeshRevision spec. `path` prefixes field names. */
 export function validateMeshRevisionSpec(spec: unknown, path = 'spec'): FieldError[] {
@@ -54,7 +92,8 @@ export function validateMeshRevisionSpec(spec: unknown, path = 'spec'): FieldErr
       });
     }
   }
-  validateInjector(spec['injector'], `${path}.injector`, errors);
+  const external = validateWebhooks(spec, path, errors);
+  if (!external || spec['injector'] !== undefined) validateInjector(spec['injector'], `${path}.injector`, errors);
   if (spec['migration'] !== undefined) {
     const aliases = { tags: Array.isArray(tags) ? (tags as unknown[]) : [], isDefault: spec['default'] === true };
     errors.push(...validateMigrationSpec(spec['migration'], `${path}.migration`, revision, aliases));
