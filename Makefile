@@ -33,8 +33,8 @@ lint: $(NODE_DEPS) ## Lint with eslint + typescript-eslint
 	npx eslint .
 
 .PHONY: binaries
-binaries: ## Build (or reuse) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok into $(MESHREV_CACHE)
-	$(LOCALCLUSTER)/build.sh
+binaries: ## Build (or reuse) etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok and a real istiod (pilot-discovery, istio-render) into $(MESHREV_CACHE)
+	$(LOCALCLUSTER)/build.sh --istio
 
 .PHONY: cluster
 cluster: binaries ## Start the local cluster $(CLUSTER) on 127.0.0.1 (kubeconfig: $(CLUSTER_DIR)/kubeconfig)

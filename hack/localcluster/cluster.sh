@@ -24,6 +24,14 @@
 #                                          keeps restarting what exits until S seconds pass
 #                                          with everything up (default 0; restart uses 20);
 #                                          --watch: keep supervising until killed
+#   cluster.sh istiod NAME REVISION        start a real istiod (Istio's pilot-discovery, built by
+#                                          build.sh --istio) for REVISION on 127.0.0.1: renders its
+#                                          ConfigMaps with Istio's own renderer into istio-system
+#                                          first, gives it its own port block and working directory,
+#                                          waits for /ready; prints ISTIOD_INJECT_URL=, ISTIOD_PID=,
+#                                          ISTIOD_VERSION=. Stopped by pid with istiod-stop or down.
+#   cluster.sh istiod-stop NAME REVISION   stop that istiod (SIGTERM, then SIGKILL)
+#   cluster.sh render ARGS...              run istio-render (Istio's renderer): --kind K, --set k=v
 #
 # State lives in $MESHREV_CACHE/clusters/<NAME>/ (kwokctl's work dir). kwokctl
 # picks free ports for every component, so clusters never collide; creation is
@@ -36,7 +44,7 @@ clusters=$KWOK_WORKDIR/clusters
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 load_binaries() {
   local out
@@ -121,6 +129,9 @@ YAML
 cluster_down() {
   local name=$1 dir=$clusters/$1
   [ -d "$dir" ] || { log "cluster $name does not exist"; return 0; }
+  # istiods first (they watch the API server), by pid.
+  local rdir
+  for rdir in "$dir"/istiod/*/; do [ -d "$rdir" ] && istiod_stop "$name" "$(basename "$rdir")"; done
   KWOK_BIN=${KWOK_BIN:-$(ls -d "$MESHREV_CACHE"/kwok-v*/ 2>/dev/null | head -n1)}
   if [ -x "${KWOK_BIN%/}/kwokctl" ]; then
     "${KWOK_BIN%/}/kwokctl" delete cluster --name "$name" >/dev/null 2>&1 || true
@@ -198,6 +209,98 @@ cluster_restart() {
   cluster_supervise "$name" 20
 }
 
+# ---- a real istiod per revision (../../../shared/REAL-ISTIOD.md) ----
+
+load_istio() {
+  local out
+  out=$("$here/build.sh" --istio) || die "building istiod failed (see above)"
+  eval "$(grep -E '^(KUBE_BIN|ISTIO_BIN)=' <<<"$out")"
+}
+
+# Free TCP ports on 127.0.0.1? (nothing listening: a connect is refused)
+ports_free() {
+  local p
+  for p in "$@"; do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && return 1
+  done
+  return 0
+}
+
+# A block of 10 ports below kwokctl's range (it picks ephemeral ports), free now and not
+# claimed by another istiod of any cluster. Called under the clusters lock.
+pick_port_block() {
+  local base f taken
+  for base in $(seq 20000 10 29990 | shuf); do
+    taken=false
+    for f in "$clusters"/*/istiod/*/ports; do
+      [ -f "$f" ] && [ "$(cat "$f")" = "$base" ] && { taken=true; break; }
+    done
+    $taken && continue
+    ports_free $((base)) $((base + 1)) $((base + 2)) $((base + 3)) $((base + 4)) $((base + 5)) && { echo "$base"; return 0; }
+  done
+  return 1
+}
+
+istiod_stop() {
+  local name=$1 rev=$2 dir=$clusters/$1/istiod/$2 pid i
+  [ -f "$dir/pid" ] || return 0
+  pid=$(cat "$dir/pid")
+  kill "$pid" 2>/dev/null || true
+  for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$dir/pid" "$dir/ports"
+  log "cluster $name: istiod $rev stopped (pid $pid)"
+}
+
+istiod_start() {
+  local name=$1 rev=$2 cdir=$clusters/$1
+  [ -d "$cdir" ] || die "cluster $name does not exist"
+  [[ $rev =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || die "revision '$rev' must be a DNS-1123 label"
+  load_istio
+  source "$here/versions.env"
+  local dir=$cdir/istiod/$rev kubeconfig=$cdir/kubeconfig
+  local k=("$KUBE_BIN/kubectl" --kubeconfig "$kubeconfig")
+  if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+    log "cluster $name: istiod $rev already running (pid $(cat "$dir/pid"))"
+  else
+    mkdir -p "$dir/work"
+    "${k[@]}" create namespace istio-system --dry-run=client -o yaml | "${k[@]}" apply -f - >/dev/null
+    # istiod reads these at start; without the injector ConfigMap it never serves /inject.
+    "$ISTIO_BIN/istio-render" --kind ConfigMap --set profile=minimal --set "revision=$rev" \
+      --set values.global.istioNamespace=istio-system --set hub=docker.io/istio --set "tag=$ISTIO_BUILD_VERSION" \
+      | "${k[@]}" apply --server-side --field-manager=meshrev-testbed -n istio-system -f - >/dev/null \
+      || die "rendering or applying istiod $rev's ConfigMaps failed"
+    local base
+    base=$( (flock -w 60 9 || exit 1; b=$(pick_port_block) || exit 1; echo "$b" >"$dir/ports"; echo "$b") 9>"$MESHREV_CACHE/clusters.lock") \
+      || die "no free block of ports in 20000-29999 for istiod $rev"
+    (
+      cd "$dir/work"
+      # exec: the recorded pid is pilot-discovery itself.
+      exec env REVISION="$rev" POD_NAMESPACE=istio-system POD_NAME="istiod-$rev-0" CLUSTER_ID=Kubernetes \
+        PILOT_ENABLE_ANALYSIS=false VALIDATION_WEBHOOK_CONFIG_NAME= ISTIOD_CUSTOM_HOST=127.0.0.1 \
+        ENABLE_NATIVE_SIDECARS=false GOMAXPROCS=1 \
+        "$ISTIO_BIN/pilot-discovery" discovery --kubeconfig "$kubeconfig" \
+        --httpAddr "127.0.0.1:$base" --grpcAddr "127.0.0.1:$((base + 1))" --secureGRPCAddr "127.0.0.1:$((base + 2))" \
+        --httpsAddr "127.0.0.1:$((base + 3))" --monitoringAddr "127.0.0.1:$((base + 4))" \
+        --ctrlz_address 127.0.0.1 --ctrlz_port "$((base + 5))" --log_output_level default:warn
+    ) >"$dir/istiod.log" 2>&1 9>&- &
+    echo $! >"$dir/pid"
+    local i
+    for i in $(seq 1 120); do
+      kill -0 "$(cat "$dir/pid")" 2>/dev/null || { tail -n 20 "$dir/istiod.log" >&2; rm -f "$dir/pid" "$dir/ports"; die "istiod $rev exited; log: $dir/istiod.log"; }
+      curl -sf "http://127.0.0.1:$base/ready" >/dev/null 2>&1 && break
+      sleep 0.25
+    done
+    curl -sf "http://127.0.0.1:$base/ready" >/dev/null 2>&1 || { istiod_stop "$name" "$rev"; die "istiod $rev not ready after 30s; log: $dir/istiod.log"; }
+    log "cluster $name: istiod $rev ($ISTIO_BUILD_VERSION) ready on 127.0.0.1:$((base + 3)) (pid $(cat "$dir/pid"))"
+  fi
+  echo "ISTIOD_INJECT_URL=https://127.0.0.1:$(($(cat "$dir/ports") + 3))/inject"
+  echo "ISTIOD_READY_URL=http://127.0.0.1:$(cat "$dir/ports")/ready"
+  echo "ISTIOD_PID=$(cat "$dir/pid")"
+  echo "ISTIOD_VERSION=$ISTIO_BUILD_VERSION"
+  echo "ISTIOD_LOG=$dir/istiod.log"
+}
+
 cluster_names() {
   local d
   for d in "$clusters"/*/; do [ -d "$d" ] && basename "$d"; done
@@ -231,6 +334,9 @@ case $cmd in
       case $1 in --settle) settle=$2; shift 2 ;; --watch) watch=1; shift ;; *) usage ;; esac
     done
     cluster_supervise "$name" "$settle" "$watch" ;;
+  istiod) [ $# -eq 2 ] || usage; istiod_start "$1" "$2" ;;
+  istiod-stop) [ $# -eq 2 ] || usage; istiod_stop "$1" "$2" ;;
+  render) load_istio; exec "$ISTIO_BIN/istio-render" "$@" ;;
   restart)
     [ $# -ge 2 ] || usage
     sig=TERM; [ "${3:-}" = --kill ] && sig=KILL

@@ -1,19 +1,28 @@
-// A small mesh on the real local cluster for migration tests: two loopback
-// injectors (old and new revision), the old revision's MeshRevision holding
-// the default, and helpers to build namespaces with workloads and read back
-// where their pods are.
+// A small mesh on the real local cluster for migration tests: two injectors
+// (old and new revision) — loopback reference injectors, or real istiods with
+// `real: true` — the old revision's MeshRevision holding the default, and
+// helpers to build namespaces with workloads and read back where their pods are.
 import * as k8s from '@kubernetes/client-node';
 import { ANNOTATION_ISTIO_REV } from '../../src/api/labels.js';
 import { API_VERSION, KIND, type MeshRevision } from '../../src/api/meshrevision.js';
 import type { MigrationSpec } from '../../src/api/migration.js';
-import { startInjector, type LoopbackInjector } from './injector.js';
+import { startInjector } from './injector.js';
+import { startIstiod } from './istiod.js';
 import { createNamespace, eventually, isPodReady, uniqueName, type Clients } from './kube.js';
+
+/** What a mesh needs of an injector: where the API server reaches it, the CA to trust (absent: istiod fills caBundle in), how to stop it. */
+export interface MeshInjector {
+  revision: string;
+  url: string;
+  caBundle?: string | undefined;
+  stop(): Promise<void>;
+}
 
 export interface Mesh {
   oldRev: string;
   newRev: string;
-  oldInjector: LoopbackInjector;
-  newInjector: LoopbackInjector;
+  oldInjector: MeshInjector;
+  newInjector: MeshInjector;
   /** Label every namespace of this mesh carries; migrations select on it so tests never touch each other. */
   selectorLabel: { key: string; value: string };
   namespaces: string[];
@@ -24,16 +33,20 @@ export interface Mesh {
 export interface MeshOptions {
   oldConfig?: unknown;
   newConfig?: unknown;
+  /** Real istiods (revisions named like Istio's, e.g. 1-30-x → 1-31-x) instead of the reference injector. */
+  real?: boolean;
 }
 
 export async function startMesh(c: Clients, opts: MeshOptions = {}): Promise<Mesh> {
   const sfx = uniqueName('m').slice(2);
-  const oldRev = `old-${sfx}`;
-  const newRev = `new-${sfx}`;
-  const [oldInjector, newInjector] = await Promise.all([
-    startInjector({ revision: oldRev, ...(opts.oldConfig !== undefined ? { config: opts.oldConfig } : {}) }),
-    startInjector({ revision: newRev, ...(opts.newConfig !== undefined ? { config: opts.newConfig } : {}) }),
-  ]);
+  const oldRev = opts.real ? `1-30-${sfx}` : `old-${sfx}`;
+  const newRev = opts.real ? `1-31-${sfx}` : `new-${sfx}`;
+  const [oldInjector, newInjector]: [MeshInjector, MeshInjector] = opts.real
+    ? await Promise.all([startIstiod(oldRev), startIstiod(newRev)])
+    : await Promise.all([
+        startInjector({ revision: oldRev, ...(opts.oldConfig !== undefined ? { config: opts.oldConfig } : {}) }),
+        startInjector({ revision: newRev, ...(opts.newConfig !== undefined ? { config: opts.newConfig } : {}) }),
+      ]);
   const mesh: Mesh = {
     oldRev,
     newRev,
@@ -47,12 +60,12 @@ export async function startMesh(c: Clients, opts: MeshOptions = {}): Promise<Mes
   return mesh;
 }
 
-export function meshRevisionObject(revision: string, inj: LoopbackInjector, extra: Partial<MeshRevision['spec']> = {}): MeshRevision & k8s.KubernetesObject {
+export function meshRevisionObject(revision: string, inj: Pick<MeshInjector, 'url' | 'caBundle'>, extra: Partial<MeshRevision['spec']> = {}): MeshRevision & k8s.KubernetesObject {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
     metadata: { name: revision },
-    spec: { revision, injector: { url: inj.url, caBundle: inj.caBundle }, ...extra },
+    spec: { revision, injector: { url: inj.url, ...(inj.caBundle !== undefined ? { caBundle: inj.caBundle } : {}) }, ...extra },
   };
 }
 
@@ -225,4 +238,12 @@ export async function stopMesh(c: Clients, mesh: Mesh | undefined): Promise<void
     await c.admission.deleteMutatingWebhookConfiguration({ name: `meshrev-sidecar-injector-${rev}` }).catch(() => undefined);
   }
   await Promise.all([mesh.oldInjector.stop(), mesh.newInjector.stop()]);
+  if (mesh.oldInjector.caBundle === undefined) {
+    // Real istiods: their per-revision ConfigMaps in istio-system go with them.
+    for (const rev of [mesh.oldRev, mesh.newRev]) {
+      for (const name of [`istio-${rev}`, `istio-sidecar-injector-${rev}`, `values-${rev}`]) {
+        await c.core.deleteNamespacedConfigMap({ name, namespace: 'istio-system' }).catch(() => undefined);
+      }
+    }
+  }
 }
