@@ -94,3 +94,29 @@ export function adoptedDecision<D extends { servesRevision: boolean; tags: reado
   if (!decision.servesRevision) return decision;
   return { ...decision, tags: [...external.tags], holdsDefault: external.holdsDefault };
 }
+
+/**
+ * The switch from External to Managed webhooks, without a moment where a pod
+ * CREATE fails: meshrev's new configuration has no caBundle until istiod fills
+ * it in (about a second), and with failurePolicy Fail the API server would
+ * reject every pod of the revision in that second, although the chart's
+ * configuration still injects them. So while a configuration written outside
+ * meshrev still serves the revision and meshrev's own entries lack a caBundle
+ * (none in the spec, none filled in yet), meshrev's entries use Ignore: a pod
+ * the chart's webhook injected is left alone by the second call anyway (the
+ * injector skips a pod that is already injected). Once istiod has filled in
+ * the caBundle, the spec's failurePolicy applies. Returns `desired` unchanged
+ * when none of that holds.
+ */
+export function handoverFailurePolicy(
+  desired: V1MutatingWebhookConfiguration,
+  live: V1MutatingWebhookConfiguration | undefined,
+  externalMain: string | undefined,
+): V1MutatingWebhookConfiguration {
+  if (externalMain === undefined) return desired;
+  const entries = desired.webhooks ?? [];
+  if (entries.every((e) => (e.clientConfig.caBundle ?? '') !== '')) return desired;
+  const liveCa = new Map((live?.webhooks ?? []).map((e) => [e.name, e.clientConfig.caBundle ?? '']));
+  if (entries.every((e) => (liveCa.get(e.name) ?? '') !== '')) return desired;
+  return { ...desired, webhooks: entries.map((e) => ({ ...e, failurePolicy: 'Ignore' })) };
+}

@@ -39,7 +39,7 @@ import type { Workload } from '../api/workload.js';
 import { readOrigin } from '../policy/migration.js';
 import { resolverFrom, type RevisionResolver } from '../policy/routing.js';
 import type { ClaimDecision } from '../policy/webhooks.js';
-import { adoptedDecision, externalServing, type ExternalServing } from '../policy/adoption.js';
+import { adoptedDecision, externalServing, handoverFailurePolicy, type ExternalServing } from '../policy/adoption.js';
 import { MigrationExecutor, type Observers } from './migration.js';
 import { RevisionMemos } from './memo.js';
 import type { MigrationMetrics } from '../health/metrics.js';
@@ -210,13 +210,15 @@ export class MeshRevisionReconciler {
   /** Applies the MWC this MeshRevision serves when it differs from the live one; records it (and foreign conflicts) in `obs`. */
   private async serveWebhook(mrev: MeshRevision, decision: ClaimDecision, obs: RevisionObservation, log: ReconcileContext['log']): Promise<void> {
     obs.foreign = foreignWebhookConflicts(decision, this.d.webhooks.list());
-    const desired = desiredWebhookConfiguration(mrev, decision);
-    if (!desired) {
+    const declared = desiredWebhookConfiguration(mrev, decision);
+    if (!declared) {
       obs.webhookConfiguration = undefined;
       return;
     }
-    const name = desired.metadata!.name!;
+    const name = declared.metadata!.name!;
     const existing = this.d.webhooks.get(name);
+    // Taking over from istiod's chart: no rejected pod while istiod has not filled in our caBundle yet.
+    const desired = handoverFailurePolicy(declared, existing, externalServing(mrev.spec.revision, this.d.webhooks.list()).main);
     const diff = webhookConfigurationDiff(existing, desired, { fieldManager: this.d.writer.fieldManager });
     if (diff.length > 0) {
       log.info('applying webhook configuration', { webhookConfiguration: name, changes: diff });
