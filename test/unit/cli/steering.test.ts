@@ -10,7 +10,7 @@ function mrev(migration: Partial<MigrationSpec> | undefined, status?: MigrationS
     apiVersion: 'meshrev.io/v1alpha1',
     kind: 'MeshRevision',
     metadata: { name: 'canary', resourceVersion: '42', generation: 3, ...metadata },
-    spec: { revision: '1-22', ...(migration ? { migration: { from: ['1-21'], ...migration } } : {}) } as MeshRevision['spec'],
+    spec: { revision: '1-22', ...(migration ? { migration: { from: ['1-21'], ...migration } } : {}) },
     ...(status ? { status: { migration: status } } : {}),
   };
 }
