@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# meshrev's demo: a canary migration of an Istio data plane from revision 1-20
-# to 1-21 on the local cluster, then its rollback.
+# meshrev's demo: a canary migration of an Istio data plane from revision 1-30
+# to 1-31 on the local cluster, then its rollback.
 #
 #   hack/demo.sh up     (make demo)       start everything from scratch (a previous
 #                                         demo is stopped first), run the migration
@@ -9,8 +9,12 @@
 #
 # What runs, all on 127.0.0.1:
 #   - the local cluster "meshrev-demo" (hack/localcluster/cluster.sh);
-#   - two sidecar injectors, `meshrev injector --revision 1-20|1-21`, over HTTPS
-#     with a throwaway CA (the API server calls them through url + caBundle);
+#   - two real istiods (Istio's pilot-discovery, built from the Go module proxy
+#     by hack/localcluster/build.sh --istio), revisions 1-30 and 1-31, each on its
+#     own ports (cluster.sh istiod); the API server calls their webhooks by url,
+#     and istiod fills in caBundle itself. MESHREV_DEMO_INJECTOR=meshrev runs
+#     meshrev's reference injector (`meshrev injector`) instead, with a
+#     throwaway CA in caBundle: for a machine that cannot build istiod;
 #   - the operator, `meshrev operator --kubeconfig ...`, on the host (the
 #     Deployment that `kubectl apply -k config/default` installs gets a fake
 #     KWOK pod that runs nothing).
@@ -23,8 +27,10 @@ cd "$repo"
 export MESHREV_CACHE=${MESHREV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshrev}
 CLUSTER=${MESHREV_DEMO_CLUSTER:-meshrev-demo}
 STATE=$MESHREV_CACHE/demo
-OLD=1-20
-NEW=1-21
+OLD=1-30
+NEW=1-31
+INJECTOR=${MESHREV_DEMO_INJECTOR:-istiod}
+ISTIO_VERSION=
 MAIN=$repo/dist/meshrev.mjs
 PART_OF=app.kubernetes.io/part-of=meshrev-demo
 TIMEOUT=${MESHREV_DEMO_TIMEOUT:-5m}
@@ -168,6 +174,18 @@ watch_migration() {
   done
 }
 
+# Which build injected a namespace's pods: the istio-proxy image istiod put there, and istiod's version.
+show_injector() {
+  local ns=$1 rev image
+  rev=$(k get pods -n "$ns" -o jsonpath='{.items[0].metadata.annotations.istio\.io/rev}')
+  image=$(k get pods -n "$ns" -o jsonpath='{.items[0].spec.containers[?(@.name=="istio-proxy")].image}')
+  if [ "$INJECTOR" = istiod ]; then
+    info "pods in $ns were injected by a real istiod, revision $rev, Istio $ISTIO_VERSION: sidecar image $image"
+  else
+    info "pods in $ns were injected by meshrev's reference injector, revision $rev: sidecar image $image"
+  fi
+}
+
 has_status_cli() { node "$MAIN" status --help >/dev/null 2>&1; }
 
 show_overview() {
@@ -214,24 +232,9 @@ down() {
   rm -rf "$STATE"
 }
 
-up() {
-  [ -f "$MAIN" ] || die "$MAIN is missing: run 'make build' (or use 'make demo')"
-  command -v openssl >/dev/null || die "openssl is required"
-  down "Stopping the previous demo (if any)"
-  trap on_exit EXIT
-  trap 'exit 130' INT TERM
-  mkdir -p "$STATE"/{pids,logs,certs,manifests}
-
-  step "Starting the local cluster $CLUSTER"
-  local out
-  # kwokctl's own JSON progress lines are noise here; its errors and cluster.sh's lines stay.
-  out=$(hack/localcluster/cluster.sh up "$CLUSTER" 2> >(grep --line-buffered -v '^{"time":.*"level":"INFO"' >&2))
-  KC=$(sed -n 's/^KUBECONFIG=//p' <<<"$out")
-  KUBECTL=$(sed -n 's/^KUBECTL=//p' <<<"$out")
-  [ -n "$KC" ] && [ -x "$KUBECTL" ] || die "cluster.sh printed no KUBECONFIG/KUBECTL"
-  info "KUBECONFIG=$KC"
-
-  step "Starting the sidecar injectors for revisions $OLD and $NEW on 127.0.0.1"
+start_reference_injectors() {
+  step "Starting meshrev's reference injectors for revisions $OLD and $NEW on 127.0.0.1 (MESHREV_DEMO_INJECTOR=meshrev)"
+  command -v openssl >/dev/null || die "openssl is required (MESHREV_DEMO_INJECTOR=meshrev)"
   (
     cd "$STATE/certs"
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 30 -subj /CN=meshrev-demo-ca \
@@ -240,9 +243,8 @@ up() {
     openssl req -newkey rsa:2048 -nodes -keyout tls.key -out tls.csr -subj /CN=127.0.0.1 2>/dev/null
     openssl x509 -req -in tls.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out tls.crt -days 30 -extfile ext.cnf 2>/dev/null
   )
-  local ca_bundle rev url i
+  local rev url i
   ca_bundle=$(base64 -w0 "$STATE/certs/ca.crt")
-  declare -A urls
   for rev in $OLD $NEW; do
     start "injector-$rev" injector --revision "$rev" --cert "$STATE/certs/tls.crt" --key "$STATE/certs/tls.key" --port 0 --address 127.0.0.1
   done
@@ -259,7 +261,38 @@ up() {
     urls[$rev]=$url
     info "injector $rev: $url (pid $(cat "$STATE/pids/injector-$rev.pid"), log $STATE/logs/injector-$rev.log)"
   done
+}
 
+up() {
+  [ -f "$MAIN" ] || die "$MAIN is missing: run 'make build' (or use 'make demo')"
+  case $INJECTOR in istiod | meshrev) ;; *) die "MESHREV_DEMO_INJECTOR must be istiod (default) or meshrev, not '$INJECTOR'" ;; esac
+  down "Stopping the previous demo (if any)"
+  trap on_exit EXIT
+  trap 'exit 130' INT TERM
+  mkdir -p "$STATE"/{pids,logs,certs,manifests}
+
+  step "Starting the local cluster $CLUSTER"
+  local out
+  # kwokctl's own JSON progress lines are noise here; its errors and cluster.sh's lines stay.
+  out=$(hack/localcluster/cluster.sh up "$CLUSTER" 2> >(grep --line-buffered -v '^{"time":.*"level":"INFO"' >&2))
+  KC=$(sed -n 's/^KUBECONFIG=//p' <<<"$out")
+  KUBECTL=$(sed -n 's/^KUBECTL=//p' <<<"$out")
+  [ -n "$KC" ] && [ -x "$KUBECTL" ] || die "cluster.sh printed no KUBECONFIG/KUBECTL"
+  info "KUBECONFIG=$KC"
+
+  declare -A urls
+  local ca_bundle= rev i
+  if [ "$INJECTOR" = meshrev ]; then
+    start_reference_injectors
+  else
+    step "Starting real istiods for revisions $OLD and $NEW on 127.0.0.1"
+    for rev in $OLD $NEW; do
+      out=$(hack/localcluster/cluster.sh istiod "$CLUSTER" "$rev" 2> >(grep -v '^\[build' >&2)) || die "istiod $rev did not start"
+      urls[$rev]=$(sed -n 's/^ISTIOD_INJECT_URL=//p' <<<"$out")
+      ISTIO_VERSION=$(sed -n 's/^ISTIOD_VERSION=//p' <<<"$out")
+      info "istiod $rev (Istio $ISTIO_VERSION): ${urls[$rev]} (pid $(sed -n 's/^ISTIOD_PID=//p' <<<"$out"), log $(sed -n 's/^ISTIOD_LOG=//p' <<<"$out"))"
+    done
+  fi
   step "Installing meshrev (CRD, namespace, RBAC) and running the operator on the host"
   k apply --server-side --force-conflicts -k config/default | sed 's/^/    /'
   k wait --for=condition=Established crd/meshrevisions.meshrev.io --timeout=60s >/dev/null
@@ -277,7 +310,9 @@ up() {
 
   step "Declaring revision $OLD, the default revision today"
   for rev in $OLD $NEW; do
-    sed -e "s|@INJECTOR_URL@|${urls[$rev]}|" -e "s|@CA_BUNDLE@|$ca_bundle|" "hack/demo/meshrevision-$rev.yaml" >"$STATE/manifests/meshrevision-$rev.yaml"
+    # istiod fills in caBundle itself; the reference injector's throwaway CA must be given.
+    sed -e "s|@INJECTOR_URL@|${urls[$rev]}|" "hack/demo/meshrevision-$rev.yaml" |
+      if [ -n "$ca_bundle" ]; then sed "/^    url: /a\\    caBundle: $ca_bundle"; else cat; fi >"$STATE/manifests/meshrevision-$rev.yaml"
   done
   k apply -f "$STATE/manifests/meshrevision-$OLD.yaml" | sed 's/^/    /'
   k wait --for=condition=Ready "mrev/$OLD" --timeout=60s >/dev/null || die "MeshRevision $OLD is not Ready"
@@ -303,6 +338,7 @@ YAML
   settle
   expect_state $OLD enabled ""
   show_state
+  show_injector shop-frontend
   local before
   before=$(untouchable_uids)
 
@@ -316,6 +352,7 @@ YAML
   settle
   show_state
   expect_state $NEW "" $NEW
+  show_injector shop-frontend
   [ "$(untouchable_uids)" = "$before" ] || die "pods of fraud-scan or legacy-batch were restarted"
   info "checked: fraud-scan and legacy-batch pods were not restarted (same pod UIDs)"
   echo
@@ -346,7 +383,7 @@ YAML
       kubectl get mutatingwebhookconfigurations -l app=sidecar-injector
       node dist/meshrev.mjs --help          # the meshrev CLI (check-inject, kube-inject, ...)
     Migrate again: kubectl patch mrev $NEW --type json -p '[{"op":"remove","path":"/spec/migration/rollback"}]'
-    Logs: $STATE/logs/operator.log, $STATE/logs/injector-$OLD.log, $STATE/logs/injector-$NEW.log
+    Logs: $STATE/logs/operator.log; istiods: $MESHREV_CACHE/clusters/$CLUSTER/istiod/<revision>/istiod.log
     Stop everything: make demo-down
 EOF
 }
