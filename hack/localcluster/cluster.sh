@@ -264,7 +264,9 @@ istiod_start() {
     log "cluster $name: istiod $rev already running (pid $(cat "$dir/pid"))"
   else
     mkdir -p "$dir/work"
-    "${k[@]}" create namespace istio-system --dry-run=client -o yaml | "${k[@]}" apply -f - >/dev/null
+    # Two istiods may start at once: whichever creates the namespace, it exists afterwards.
+    "${k[@]}" get namespace istio-system >/dev/null 2>&1 || "${k[@]}" create namespace istio-system >/dev/null 2>&1 \
+      || "${k[@]}" get namespace istio-system >/dev/null || die "cannot create namespace istio-system"
     # istiod reads these at start; without the injector ConfigMap it never serves /inject.
     "$ISTIO_BIN/istio-render" --kind ConfigMap --set profile=minimal --set "revision=$rev" \
       --set values.global.istioNamespace=istio-system --set hub=docker.io/istio --set "tag=$ISTIO_BUILD_VERSION" \
