@@ -265,8 +265,9 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
     if (o.foreign.length > 0) {
       parts.push(
         `MutatingWebhookConfiguration ${o.foreign.map((f) => `${f.name} (${f.why})`).join(', ')} not managed by meshrev ` +
-          'would also inject these pods (two injection paths); install istiod with global.operatorManageWebhooks=true ' +
-          'or delete that configuration',
+          'would also inject these pods (two injection paths): to keep the chart\'s webhooks, set spec.webhooks.management: External ' +
+          '(meshrev then adopts them and writes none); to let meshrev manage them, remove that configuration ' +
+          '(helm upgrade with global.operatorManageWebhooks=true, or istioctl tag remove)',
       );
     }
     const reason = d?.conflicts[0]?.reason ?? REASON_CHART_WEBHOOK_CONFLICT;
