@@ -362,8 +362,8 @@ export class MeshRevisionReconciler {
   };
 
   /**
-   * A namespace → the MeshRevisions its labels select (revision or tag), the
-   * default's when istio-injection=enabled, the one migrating it (origin
+   * A namespace → the MeshRevisions its labels select (revision or tag, declared or, with adopted
+   * webhooks, reported in status), the default's when istio-injection=enabled, the one migrating it (origin
    * annotation), and every MeshRevision with a migration (it may have become eligible).
    */
   readonly mapNamespace = (ns: V1Namespace): string[] => {
@@ -375,8 +375,8 @@ export class MeshRevisionReconciler {
       .list()
       .filter(
         (m) =>
-          (rev !== undefined && (m.spec.revision === rev || (m.spec.tags ?? []).includes(rev))) ||
-          (enabled && m.spec.default === true) ||
+          (rev !== undefined && (m.spec.revision === rev || (m.spec.tags ?? []).includes(rev) || (m.status?.activeTags ?? []).includes(rev))) ||
+          (enabled && (m.spec.default === true || m.status?.defaultRevision === true)) ||
           m.metadata.name === mover ||
           m.spec.migration !== undefined,
       )
