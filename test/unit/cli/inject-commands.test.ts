@@ -76,7 +76,7 @@ describe('cli: kube-inject and check-inject commands', function () {
     expect(r.out).to.contain('name: istio-proxy').and.contain('image: docker.io/istio/proxyv2:1.21.0').and.contain('istio.io/rev: 1-21');
     const again = await run('kube-inject', '-f', file('injected.yaml', r.out), '--revision', '1-21');
     expect(again.out).to.equal(r.out);
-    expect(again.err).to.contain('skipped Deployment web: pod already carries sidecar.istio.io/status');
+    expect(again.err).to.contain('skipped Deployment web: already injected (sidecar.istio.io/status is set)');
   });
 
   it('kube-inject uses the image from --config', async function () {
