@@ -81,6 +81,14 @@ export interface MeshRevisionSpec {
   default?: boolean;
   /** Revision tags: aliases whose webhooks point at this revision's injector. */
   tags?: string[];
+  /**
+   * Upstream's `sidecarInjectorWebhook.enableNamespacesByDefault`: while this
+   * revision holds the default, its webhooks also inject pods in namespaces
+   * with no injection label (upstream's `auto.` entry; never kube-system,
+   * kube-public, kube-node-lease, local-path-storage), unless the pod has a
+   * `sidecar.istio.io/inject` or `istio.io/rev` label. Needs `default: true`.
+   */
+  enableNamespacesByDefault?: boolean;
   injector: InjectorSpec;
   /** Namespaces to move to this revision, in steps (src/api/migration.ts). */
   migration?: MigrationSpec;
