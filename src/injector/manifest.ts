@@ -191,15 +191,26 @@ export interface WorkloadPod {
   hostNetwork: boolean;
 }
 
-/** The pod templates of every workload in a manifest (for check-inject). Throws on invalid YAML. */
-export function workloadPods(text: string): WorkloadPod[] {
+/** A Namespace object of a manifest: the labels it will have once applied. */
+export interface ManifestNamespace {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** The pod templates of every workload in a manifest (for check-inject), and the Namespaces it declares. Throws on invalid YAML. */
+export function manifestWorkloads(text: string): { pods: WorkloadPod[]; namespaces: ManifestNamespace[] } {
   const out: WorkloadPod[] = [];
+  const namespaces: ManifestNamespace[] = [];
   const visit = (obj: Record<string, unknown>) => {
     if (obj['kind'] === 'List' && Array.isArray(obj['items'])) {
       for (const item of obj['items']) if (isPlainObject(item)) visit(item);
       return;
     }
     const kind = obj['kind'];
+    if (kind === 'Namespace' && isPlainObject(obj['metadata']) && typeof obj['metadata']['name'] === 'string') {
+      namespaces.push({ name: obj['metadata']['name'], labels: strings(obj['metadata']['labels']) });
+      return;
+    }
     if (typeof kind !== 'string' || !Object.hasOwn(POD_TEMPLATE_PATHS, kind)) return;
     const path = POD_TEMPLATE_PATHS[kind] ?? [];
     const tpl = path.length ? getIn(obj, path) : obj;
@@ -222,5 +233,10 @@ export function workloadPods(text: string): WorkloadPod[] {
     const obj = doc.toJS() as unknown;
     if (isPlainObject(obj)) visit(obj);
   }
-  return out;
+  return { pods: out, namespaces };
+}
+
+/** The pod templates of every workload in a manifest. Throws on invalid YAML. */
+export function workloadPods(text: string): WorkloadPod[] {
+  return manifestWorkloads(text).pods;
 }

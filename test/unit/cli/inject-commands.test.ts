@@ -118,6 +118,40 @@ describe('cli: kube-inject and check-inject commands', function () {
     expect(r.out).to.contain('Deployment web').and.contain('istio-sidecar-injector-1-20/namespace.sidecar-injector.istio.io  1-20      yes');
   });
 
+  it('check-inject judges each document of a manifest in its own namespace, with a Namespace document\'s labels', async function () {
+    const spanning = [
+      'apiVersion: v1\nkind: Namespace\nmetadata: {name: legacy, labels: {istio-injection: disabled}}',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec: {template: {spec: {containers: [{name: a, image: x}]}}}',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: batch, namespace: legacy}\nspec: {template: {spec: {containers: [{name: a, image: x}]}}}',
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: lone}\nspec: {containers: [{name: a, image: x}]}',
+    ].join('\n---\n');
+    const f = file('spanning.yaml', spanning);
+    const text = await run('check-inject', '-f', f, '-n', 'fallback', '--namespace-labels', 'istio-injection=enabled', '--default-revision', '1-20');
+    expect(text.code, text.err).to.equal(0);
+    expect(text.out).to.contain('Namespace shop  labels: istio-injection=enabled').and.contain('Namespace legacy  labels: istio-injection=disabled')
+      .and.contain('Namespace fallback  labels: istio-injection=enabled');
+
+    const json = await run('check-inject', '-f', f, '-n', 'fallback', '--namespace-labels', 'istio-injection=enabled', '--default-revision', '1-20', '-o', 'json');
+    expect(json.code, json.err).to.equal(0);
+    const report = JSON.parse(json.out) as { namespaces: { namespace: { name: string }; pods: { pod: { description: string }; policy: { inject: boolean; revision?: string } }[] }[] };
+    const verdicts = report.namespaces.flatMap((n) => n.pods.map((p) => [n.namespace.name, p.pod.description, p.policy.inject]));
+    expect(verdicts).to.deep.equal([
+      ['shop', 'Deployment shop/web', true],
+      ['legacy', 'Deployment legacy/batch', false],
+      ['fallback', 'Pod lone', true],
+    ]);
+
+    const yaml = await run('check-inject', '-f', f, '--namespace-labels', 'istio-injection=enabled', '-o', 'yaml');
+    expect(yaml.out).to.match(/^namespaces:\n {2}- namespace:\n {6}name: shop/);
+    expect(yaml.out).to.contain('name: default');
+  });
+
+  it('check-inject rejects an unknown -o format as a usage error', async function () {
+    const r = await run('check-inject', '--namespace-labels', 'a=b', '-o', 'wide');
+    expect(r.code).to.equal(2);
+    expect(r.err).to.contain('"wide" is not a format');
+  });
+
   it('check-inject exits non-zero when more than one webhook would inject', async function () {
     const hooks = file('dup.yaml', [
       istioWebhookConfiguration({ name: 'istio-sidecar-injector-1-21', revision: '1-21' }),
