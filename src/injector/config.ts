@@ -58,6 +58,8 @@ export interface InjectorConfig {
   /** Custom templates by name (may also replace `sidecar` or `gateway`). */
   templates: Record<string, PodFragment>;
   mesh: MeshInjectionSettings;
+  /** True while proxy.image is the default made from the revision name; kube-inject's offline path refuses to guess (it must come from the file or a flag). */
+  proxyImageGuessed: boolean;
 }
 
 const BUILTIN_TEMPLATES = ['sidecar', 'gateway'] as const;
@@ -110,6 +112,7 @@ export function defaultInjectorConfig(revision = 'default'): InjectorConfig {
     defaultTemplates: ['sidecar'],
     templates: {},
     mesh: {},
+    proxyImageGuessed: true,
   };
 }
 
@@ -318,6 +321,7 @@ export function buildInjectorConfig(input: unknown, revision?: string): Injector
   }
   const cfg = defaultInjectorConfig(rev);
   if (raw['proxy'] !== undefined) cfg.proxy = proxy(raw['proxy'], 'proxy', cfg.proxy);
+  if (isPlainObject(raw['proxy']) && raw['proxy']['image'] !== undefined) cfg.proxyImageGuessed = false;
   if (raw['imagePullSecrets'] !== undefined) cfg.imagePullSecrets = strList(raw['imagePullSecrets'], 'imagePullSecrets');
   for (const k of ['discoveryAddress', 'trustDomain', 'clusterDomain', 'clusterId', 'meshId'] as const) {
     if (raw[k] !== undefined) cfg[k] = str(raw[k], k, { nonEmpty: true });

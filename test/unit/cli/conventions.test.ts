@@ -139,7 +139,7 @@ describe('cli: a broken pipe', function () {
       const doc = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: v}\n';
       const file = join(dir, 'big.yaml');
       writeFileSync(file, Array.from({ length: 3000 }, () => doc).join('---\n'));
-      const child = spawn(process.execPath, [repoPath('dist/src/cli/main.js'), 'kube-inject', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [repoPath('dist/src/cli/main.js'), 'kube-inject', '-q', '--offline', '--proxy-image', 'registry.local/proxyv2:1', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
       // Like `head -c 1`: read one chunk, then close the pipe.
