@@ -114,6 +114,14 @@ export interface MeshRevisionSpec {
   injector?: InjectorSpec;
   /** Who writes the webhooks (default Managed: meshrev). */
   webhooks?: WebhooksSpec;
+  /**
+   * Upstream's `sidecarInjectorWebhook.enableNamespacesByDefault`: while this
+   * revision holds the default, its webhooks also inject pods in namespaces
+   * with no injection label (upstream's `auto.` entry; never kube-system,
+   * kube-public, kube-node-lease, local-path-storage), unless the pod has a
+   * `sidecar.istio.io/inject` or `istio.io/rev` label. Needs `default: true`.
+   */
+  enableNamespacesByDefault?: boolean;
   /** Namespaces to move to this revision, in steps (src/api/migration.ts). */
   migration?: MigrationSpec;
   /** Checks that gate each migration step, and what a failure does (src/api/health.ts). */

@@ -4,7 +4,9 @@
 // seeds show) overrides them. Parsing is pure: callers read the file.
 import type { V1ResourceRequirements } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
+import type { V1LabelSelector } from '@kubernetes/client-node';
 import type { MeshInjectionSettings } from '../policy/injection.js';
+import { labelSelectorError } from '../policy/selectors.js';
 import { isPlainObject } from './merge.js';
 import { resourceQuantityError } from './quantity.js';
 
@@ -56,6 +58,8 @@ export interface InjectorConfig {
   /** Custom templates by name (may also replace `sidecar` or `gateway`). */
   templates: Record<string, PodFragment>;
   mesh: MeshInjectionSettings;
+  /** True while proxy.image is the default made from the revision name; kube-inject's offline path refuses to guess (it must come from the file or a flag). */
+  proxyImageGuessed: boolean;
 }
 
 const BUILTIN_TEMPLATES = ['sidecar', 'gateway'] as const;
@@ -108,6 +112,7 @@ export function defaultInjectorConfig(revision = 'default'): InjectorConfig {
     defaultTemplates: ['sidecar'],
     templates: {},
     mesh: {},
+    proxyImageGuessed: true,
   };
 }
 
@@ -210,9 +215,31 @@ function template(v: unknown, path: string): PodFragment {
   return out;
 }
 
+/**
+ * A list of label selectors (never/alwaysInjectSelector). istiod skips one it
+ * cannot read, silently at request time; here it is refused when loaded.
+ */
+function selectorList(v: unknown, path: string): V1LabelSelector[] {
+  if (!Array.isArray(v)) throw new InjectorConfigError(path, 'must be a list of label selectors, e.g. [{matchLabels: {app: batch}}]');
+  return v.map((item, i) => {
+    const p = `${path}[${i}]`;
+    const o = obj(item, p);
+    checkKeys(o, p, ['matchLabels', 'matchExpressions']);
+    if (o['matchLabels'] !== undefined) for (const [k, val] of Object.entries(obj(o['matchLabels'], `${p}.matchLabels`))) str(val, `${p}.matchLabels.${k}`);
+    if (o['matchExpressions'] !== undefined && !(Array.isArray(o['matchExpressions']) && o['matchExpressions'].every(isPlainObject))) {
+      throw new InjectorConfigError(`${p}.matchExpressions`, 'must be a list of {key, operator, values}');
+    }
+    const err = labelSelectorError(o);
+    if (err) throw new InjectorConfigError(p, err);
+    return o;
+  });
+}
+
 function mesh(v: unknown, path: string): MeshInjectionSettings {
   const o = obj(v, path);
-  checkKeys(o, path, ['enableNamespacesByDefault', 'autoInject', 'defaultRevision', 'tags', 'revisions', 'ignoredNamespaces']);
+  checkKeys(o, path, [
+    'enableNamespacesByDefault', 'autoInject', 'defaultRevision', 'tags', 'revisions', 'ignoredNamespaces', 'neverInjectSelector', 'alwaysInjectSelector',
+  ]);
   const out: MeshInjectionSettings = {};
   if (o['enableNamespacesByDefault'] !== undefined) out.enableNamespacesByDefault = bool(o['enableNamespacesByDefault'], `${path}.enableNamespacesByDefault`);
   if (o['autoInject'] !== undefined) {
@@ -230,6 +257,9 @@ function mesh(v: unknown, path: string): MeshInjectionSettings {
   }
   if (o['revisions'] !== undefined) out.revisions = strList(o['revisions'], `${path}.revisions`);
   if (o['ignoredNamespaces'] !== undefined) out.ignoredNamespaces = strList(o['ignoredNamespaces'], `${path}.ignoredNamespaces`);
+  for (const k of ['neverInjectSelector', 'alwaysInjectSelector'] as const) {
+    if (o[k] !== undefined && o[k] !== null) out[k] = selectorList(o[k], `${path}.${k}`);
+  }
   return out;
 }
 
@@ -291,6 +321,7 @@ export function buildInjectorConfig(input: unknown, revision?: string): Injector
   }
   const cfg = defaultInjectorConfig(rev);
   if (raw['proxy'] !== undefined) cfg.proxy = proxy(raw['proxy'], 'proxy', cfg.proxy);
+  if (isPlainObject(raw['proxy']) && raw['proxy']['image'] !== undefined) cfg.proxyImageGuessed = false;
   if (raw['imagePullSecrets'] !== undefined) cfg.imagePullSecrets = strList(raw['imagePullSecrets'], 'imagePullSecrets');
   for (const k of ['discoveryAddress', 'trustDomain', 'clusterDomain', 'clusterId', 'meshId'] as const) {
     if (raw[k] !== undefined) cfg[k] = str(raw[k], k, { nonEmpty: true });
@@ -336,7 +367,7 @@ export function parseInjectorConfigYaml(text: string, revision?: string): Inject
 /**
  * Maps the IstioOperator fields the seeds use (`spec.revision`,
  * `spec.values.global.{hub,tag,proxy,proxy_init,imagePullSecrets}`,
- * `spec.values.sidecarInjectorWebhook.{templates,defaultTemplates,enableNamespacesByDefault}`)
+ * `spec.values.sidecarInjectorWebhook.{templates,defaultTemplates,enableNamespacesByDefault,neverInjectSelector,alwaysInjectSelector}`)
  * to this injector's shape. Other IstioOperator fields are ignored: they
  * configure istiod, not injection.
  */
@@ -373,7 +404,7 @@ function fromIstioOperator(io: Obj): Obj {
   if (webhook['templates'] !== undefined) out['templates'] = webhook['templates'];
   if (webhook['defaultTemplates'] !== undefined) out['defaultTemplates'] = webhook['defaultTemplates'];
   const m: Obj = {};
-  if (webhook['enableNamespacesByDefault'] !== undefined) m['enableNamespacesByDefault'] = webhook['enableNamespacesByDefault'];
+  for (const k of ['enableNamespacesByDefault', 'neverInjectSelector', 'alwaysInjectSelector']) if (webhook[k] !== undefined) m[k] = webhook[k];
   if (gproxy['autoInject'] !== undefined) m['autoInject'] = gproxy['autoInject'];
   if (Object.keys(m).length) out['mesh'] = m;
   return out;

@@ -100,85 +100,124 @@ function getIn(obj: unknown, path: readonly (string | number)[]): unknown {
   return cur;
 }
 
-type Change = { path: (string | number)[]; value: unknown };
+/** One workload to inject: its pod (template metadata and spec) and where that lives in its document. */
+export interface WorkloadToInject {
+  /** `Kind namespace/name`. */
+  what: string;
+  pod: V1Pod;
+  /** The workload's metadata.namespace, if it names one. */
+  namespace?: string;
+  /** The workload's metadata.name. */
+  workloadName?: string;
+  /** Document index and path of the pod template (`[]`: the object is a Pod). */
+  doc: number;
+  path: (string | number)[];
+}
 
-/** Injects one workload object; returns the node changes to make in its document. */
-function injectObject(
-  obj: Record<string, unknown>,
-  at: (string | number)[],
-  config: InjectorConfig,
-  result: KubeInjectResult,
-): Change[] {
+/** What injecting one workload gave: the injected pod, or why it was left alone, or an error. */
+export type WorkloadOutcome =
+  | { status: 'injected'; pod: V1Pod; warnings?: string[] }
+  | { status: 'skipped'; reason: string }
+  | { status: 'invalid'; message: string };
+
+/** A manifest split into documents, and the workloads found in them. */
+export interface ParsedManifest {
+  sources: string[];
+  docs: (Document | undefined)[];
+  workloads: WorkloadToInject[];
+  result: KubeInjectResult;
+}
+
+function collectWorkloads(obj: Record<string, unknown>, doc: number, at: (string | number)[], m: ParsedManifest): void {
   const kind = obj['kind'];
   if (kind === 'List' && Array.isArray(obj['items'])) {
-    return obj['items'].flatMap((item, i) => (isPlainObject(item) ? injectObject(item, [...at, 'items', i], config, result) : []));
+    obj['items'].forEach((item, i) => { if (isPlainObject(item)) collectWorkloads(item, doc, [...at, 'items', i], m); });
+    return;
   }
-  if (typeof kind !== 'string' || !Object.hasOwn(POD_TEMPLATE_PATHS, kind)) return [];
+  if (typeof kind !== 'string' || !Object.hasOwn(POD_TEMPLATE_PATHS, kind)) return;
   const tplPath = POD_TEMPLATE_PATHS[kind] ?? [];
   const what = describe(obj);
   const template = tplPath.length ? getIn(obj, tplPath) : obj;
   if (!isPlainObject(template) || !isPlainObject(template['spec'])) {
-    result.warnings.push(`${what}: no pod template at ${tplPath.join('.') || 'spec'}; left unchanged`);
-    return [];
+    m.result.warnings.push(`${what}: no pod template at ${tplPath.join('.') || 'spec'}; left unchanged`);
+    return;
   }
   const md = isPlainObject(obj['metadata']) ? obj['metadata'] : {};
-  const namespace = typeof md['namespace'] === 'string' ? md['namespace'] : undefined;
-  const pod = { metadata: template['metadata'] ?? {}, spec: template['spec'] } as unknown as V1Pod;
-  const tmd = isPlainObject(template['metadata']) ? template['metadata'] : {};
-  const decision = decideInjection({
-    namespace: { name: namespace ?? '' },
-    pod: { labels: strings(tmd['labels']), annotations: strings(tmd['annotations']), hostNetwork: (template['spec'])['hostNetwork'] === true },
-    via: { revision: config.revision, webhook: 'kube-inject' },
-    mesh: config.mesh,
-  });
-  if (!decision.inject) {
-    result.skipped.push({ object: what, reason: decision.reason });
-    return [];
-  }
-  const out = injectPod(pod, {
-    config,
-    ...(namespace !== undefined ? { namespace } : {}),
+  m.workloads.push({
+    what,
+    pod: { metadata: template['metadata'] ?? {}, spec: template['spec'] } as unknown as V1Pod,
+    ...(typeof md['namespace'] === 'string' ? { namespace: md['namespace'] } : {}),
     ...(typeof md['name'] === 'string' ? { workloadName: md['name'] } : {}),
+    doc,
+    path: [...at, ...tplPath],
   });
-  if (out.status === 'invalid') {
-    result.errors.push(`${what}: ${out.message}`);
-    return [];
-  }
-  if (out.status === 'unchanged') {
-    result.skipped.push({ object: what, reason: out.reason });
-    return [];
-  }
-  result.injected.push(what);
-  result.warnings.push(...out.warnings.map((w) => `${what}: ${w}`));
-  return [
-    { path: [...at, ...tplPath, 'metadata'], value: out.pod.metadata },
-    { path: [...at, ...tplPath, 'spec'], value: out.pod.spec },
-  ];
 }
 
-/** Injects every workload in a multi-document manifest with `config`. Pure. */
-export function kubeInjectManifest(text: string, config: InjectorConfig): KubeInjectResult {
-  const result: KubeInjectResult = { output: '', injected: [], skipped: [], warnings: [], errors: [] };
-  const pieces: string[] = [];
-  for (const [i, source] of splitYamlDocuments(text).entries()) {
+/** Splits a manifest into documents and finds its workloads. Invalid documents are reported in result.errors and left as they are. */
+export function parseManifest(text: string): ParsedManifest {
+  const m: ParsedManifest = { sources: splitYamlDocuments(text), docs: [], workloads: [], result: { output: '', injected: [], skipped: [], warnings: [], errors: [] } };
+  for (const [i, source] of m.sources.entries()) {
     const doc: Document = parseDocument(source, YAML_OPTIONS);
     const error = documentError(doc);
     if (error !== undefined) {
-      result.errors.push(`document ${i + 1}: invalid YAML: ${error}`);
-      pieces.push(source);
+      m.result.errors.push(`document ${i + 1}: invalid YAML: ${error}`);
+      m.docs.push(undefined);
       continue;
     }
+    m.docs.push(doc);
     const obj = doc.toJS() as unknown;
-    const changes = isPlainObject(obj) ? injectObject(obj, [], config, result) : [];
-    if (changes.length === 0) {
-      pieces.push(source);
-      continue;
-    }
-    for (const c of changes) doc.setIn(c.path, doc.createNode(c.value));
-    pieces.push(doc.toString({ lineWidth: 0 }));
+    if (isPlainObject(obj)) collectWorkloads(obj, i, [], m);
   }
-  result.output = pieces.join('');
+  return m;
+}
+
+/** The manifest with each injected workload's template replaced; untouched documents byte for byte as they were. */
+export function renderManifest(m: ParsedManifest, outcomes: readonly WorkloadOutcome[]): KubeInjectResult {
+  const result = m.result;
+  const changed = new Set<number>();
+  m.workloads.forEach((w, i) => {
+    const out = outcomes[i];
+    if (!out) return;
+    if (out.status === 'invalid') result.errors.push(`${w.what}: ${out.message}`);
+    else if (out.status === 'skipped') result.skipped.push({ object: w.what, reason: out.reason });
+    else {
+      const doc = m.docs[w.doc];
+      if (!doc) return;
+      result.injected.push(w.what);
+      result.warnings.push(...(out.warnings ?? []).map((x) => `${w.what}: ${x}`));
+      doc.setIn([...w.path, 'metadata'], doc.createNode(out.pod.metadata));
+      doc.setIn([...w.path, 'spec'], doc.createNode(out.pod.spec));
+      changed.add(w.doc);
+    }
+  });
+  result.output = m.sources.map((source, i) => (changed.has(i) ? (m.docs[i] as Document).toString({ lineWidth: 0 }) : source)).join('');
   return result;
+}
+
+/** Injects one workload with the built-in templates (the offline path). */
+function injectLocally(w: WorkloadToInject, config: InjectorConfig): WorkloadOutcome {
+  const tmd = w.pod.metadata ?? {};
+  const decision = decideInjection({
+    namespace: { name: w.namespace ?? '' },
+    pod: { labels: strings(tmd.labels), annotations: strings(tmd.annotations), hostNetwork: w.pod.spec?.hostNetwork === true },
+    via: { revision: config.revision, webhook: 'kube-inject' },
+    mesh: config.mesh,
+  });
+  if (!decision.inject) return { status: 'skipped', reason: decision.reason };
+  const out = injectPod(w.pod, {
+    config,
+    ...(w.namespace !== undefined ? { namespace: w.namespace } : {}),
+    ...(w.workloadName !== undefined ? { workloadName: w.workloadName } : {}),
+  });
+  if (out.status === 'invalid') return { status: 'invalid', message: out.message };
+  if (out.status === 'unchanged') return { status: 'skipped', reason: out.reason };
+  return { status: 'injected', pod: out.pod, warnings: out.warnings };
+}
+
+/** Injects every workload in a multi-document manifest with `config` and the built-in templates. Pure. */
+export function kubeInjectManifest(text: string, config: InjectorConfig): KubeInjectResult {
+  const m = parseManifest(text);
+  return renderManifest(m, m.workloads.map((w) => injectLocally(w, config)));
 }
 
 /** A workload's pod template as the injection policy sees it. */
@@ -191,15 +230,26 @@ export interface WorkloadPod {
   hostNetwork: boolean;
 }
 
-/** The pod templates of every workload in a manifest (for check-inject). Throws on invalid YAML. */
-export function workloadPods(text: string): WorkloadPod[] {
+/** A Namespace object of a manifest: the labels it will have once applied. */
+export interface ManifestNamespace {
+  name: string;
+  labels: Record<string, string>;
+}
+
+/** The pod templates of every workload in a manifest (for check-inject), and the Namespaces it declares. Throws on invalid YAML. */
+export function manifestWorkloads(text: string): { pods: WorkloadPod[]; namespaces: ManifestNamespace[] } {
   const out: WorkloadPod[] = [];
+  const namespaces: ManifestNamespace[] = [];
   const visit = (obj: Record<string, unknown>) => {
     if (obj['kind'] === 'List' && Array.isArray(obj['items'])) {
       for (const item of obj['items']) if (isPlainObject(item)) visit(item);
       return;
     }
     const kind = obj['kind'];
+    if (kind === 'Namespace' && isPlainObject(obj['metadata']) && typeof obj['metadata']['name'] === 'string') {
+      namespaces.push({ name: obj['metadata']['name'], labels: strings(obj['metadata']['labels']) });
+      return;
+    }
     if (typeof kind !== 'string' || !Object.hasOwn(POD_TEMPLATE_PATHS, kind)) return;
     const path = POD_TEMPLATE_PATHS[kind] ?? [];
     const tpl = path.length ? getIn(obj, path) : obj;
@@ -222,5 +272,10 @@ export function workloadPods(text: string): WorkloadPod[] {
     const obj = doc.toJS() as unknown;
     if (isPlainObject(obj)) visit(obj);
   }
-  return out;
+  return { pods: out, namespaces };
+}
+
+/** The pod templates of every workload in a manifest. Throws on invalid YAML. */
+export function workloadPods(text: string): WorkloadPod[] {
+  return manifestWorkloads(text).pods;
 }

@@ -1,19 +1,25 @@
-// The cluster reads `meshrev check-inject` needs: a namespace's labels, the
-// MutatingWebhookConfigurations, and optionally one pod. Read-only.
+// The cluster reads `meshrev check-inject` needs: the labels of the
+// namespaces it judges pods in, the MutatingWebhookConfigurations, and
+// optionally one pod. Read-only.
 import * as k8s from '@kubernetes/client-node';
 import { loadKubeConfig, type KubeConfigOptions } from './client.js';
 import { apiErrorMessage, classifyError } from './errors.js';
 
 export interface InjectionView {
-  namespace?: { name: string; labels: Record<string, string> };
+  /** The namespaces asked for that exist, in the order asked. */
+  namespaces: { name: string; labels: Record<string, string> }[];
+  /** The namespaces asked for that do not exist (only with allowMissing). */
+  missing: string[];
   webhooks: k8s.V1MutatingWebhookConfiguration[];
   pod?: k8s.V1Pod;
 }
 
 export interface InjectionViewRequest extends KubeConfigOptions {
-  /** Namespace whose labels to read. */
-  namespace?: string;
-  /** Pod (in `namespace`) to read. */
+  /** Namespaces whose labels to read. */
+  namespaces?: readonly string[];
+  /** Report a namespace that does not exist in `missing` instead of failing (a manifest may create it). */
+  allowMissing?: boolean;
+  /** Pod (in the first of `namespaces`) to read. */
   pod?: string;
 }
 
@@ -29,23 +35,38 @@ class InjectionViewError extends Error {
   }
 }
 
-async function readInjectionView(kc: k8s.KubeConfig, req: { namespace?: string; pod?: string }): Promise<InjectionView> {
+type ReadRequest = Pick<InjectionViewRequest, 'namespaces' | 'allowMissing' | 'pod'>;
+
+async function readNamespace(core: k8s.CoreV1Api, name: string, allowMissing: boolean): Promise<k8s.V1Namespace | undefined> {
+  try {
+    return await core.readNamespace({ name });
+  } catch (err) {
+    if (allowMissing && classifyError(err).kind === 'notFound') return undefined;
+    throw new InjectionViewError(`namespace ${name}`, err);
+  }
+}
+
+async function readInjectionView(kc: k8s.KubeConfig, req: ReadRequest): Promise<InjectionView> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
-  const view: InjectionView = { webhooks: [] };
-  const [ns, webhooks, pod] = await Promise.all([
-    req.namespace === undefined ? undefined : core.readNamespace({ name: req.namespace }).catch((err: unknown) => {
-      throw new InjectionViewError(`namespace ${req.namespace}`, err);
-    }),
+  const names = [...new Set(req.namespaces ?? [])];
+  const podNamespace = names[0];
+  const [namespaces, webhooks, pod] = await Promise.all([
+    Promise.all(names.map((name) => readNamespace(core, name, req.allowMissing === true))),
     admission.listMutatingWebhookConfiguration().catch((err: unknown) => {
       throw new InjectionViewError('the MutatingWebhookConfigurations', err);
     }),
-    req.pod === undefined || req.namespace === undefined ? undefined
-      : core.readNamespacedPod({ name: req.pod, namespace: req.namespace }).catch((err: unknown) => {
-        throw new InjectionViewError(`pod ${req.namespace}/${req.pod}`, err);
+    req.pod === undefined || podNamespace === undefined ? undefined
+      : core.readNamespacedPod({ name: req.pod, namespace: podNamespace }).catch((err: unknown) => {
+        throw new InjectionViewError(`pod ${podNamespace}/${req.pod}`, err);
       }),
   ]);
-  if (ns) view.namespace = { name: ns.metadata?.name ?? req.namespace ?? '', labels: ns.metadata?.labels ?? {} };
+  const view: InjectionView = { namespaces: [], missing: [], webhooks: [] };
+  names.forEach((name, i) => {
+    const ns = namespaces[i];
+    if (ns) view.namespaces.push({ name, labels: ns.metadata?.labels ?? {} });
+    else view.missing.push(name);
+  });
   // The API server calls mutating webhooks in name order; keep that order in reports.
   view.webhooks = [...webhooks.items].sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
   if (pod) view.pod = pod;
@@ -59,7 +80,8 @@ export async function readInjectionViewFromCluster(req: InjectionViewRequest): P
     ...(req.context !== undefined ? { context: req.context } : {}),
   });
   return readInjectionView(kc, {
-    ...(req.namespace !== undefined ? { namespace: req.namespace } : {}),
+    ...(req.namespaces !== undefined ? { namespaces: req.namespaces } : {}),
+    ...(req.allowMissing !== undefined ? { allowMissing: req.allowMissing } : {}),
     ...(req.pod !== undefined ? { pod: req.pod } : {}),
   });
 }

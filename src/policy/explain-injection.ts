@@ -98,9 +98,9 @@ export function explainInjection(input: ExplainInput): PodExplanation[] {
       }),
     }));
     const injectors = webhooks.filter((w) => w.decision.inject).map((w) => w.entry);
-    // Two entries of one configuration for one revision (upstream's object. and
-    // auto. both match an inject=true pod) call the same injector, and the
-    // second call finds the pod injected: harmless. Anything else is a conflict.
+    // Two entries of one configuration for one revision call the same injector
+    // twice (upstream's own entries never overlap so; a hand-made configuration
+    // might): the pod gets that revision either way. Anything else is a conflict.
     const conflict = new Set(injectors.map((e) => `${e.configName}\u0000${e.revision ?? ''}`)).size > 1;
     let summary: string;
     if (conflict) {

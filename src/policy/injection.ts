@@ -3,32 +3,54 @@
 //
 // * Cluster view (no `via`): given the namespace and pod labels, which of
 //   upstream's webhook entries (DESIGN.md §1) would be called, for which
-//   revision, and would that injector then inject? This is the seeds' policy
-//   table with Istio's precedence, used by `check-inject` and planning.
+//   revision, and would that injector then inject? Used by `check-inject` and
+//   planning.
 // * Injector view (`via` set): a webhook entry of revision R has been called
 //   (the API server already applied its selectors); the injector applies only
-//   the pod-level rules, exactly like upstream's injectRequired(). This is what
-//   the /inject webhook and `kube-inject` run.
+//   the pod-level rules. This is what the /inject webhook and `kube-inject` run.
 //
-// Order of the rules (DESIGN.md §6): hostNetwork and system namespaces are
-// skipped; an already-injected pod is left alone; a disabling label beats an
-// enabling one; namespace labels beat pod labels (`istio-injection` beats
-// `istio.io/rev`); the `sidecar.istio.io/inject` label beats the annotation of
-// the same name; with no label at all, `enableNamespacesByDefault` decides.
-import { ANNOTATION_SIDECAR_STATUS, LABEL_ISTIO_INJECTION, LABEL_ISTIO_REV, LABEL_SIDECAR_INJECT } from '../api/labels.js';
-import { SYSTEM_NAMESPACES } from '../api/migration.js';
+// The pod-level rules are upstream's injectRequired (istio/istio
+// pkg/kube/inject/inject.go), line for line:
+//   1. hostNetwork pods are never injected;
+//   2. nor pods in the ignored namespaces (kube-system, kube-public,
+//      kube-node-lease, local-path-storage — istio-system is NOT among them);
+//   3. `sidecar.istio.io/inject` is read from the annotation, and a label of
+//      that name, when present (even empty), replaces it. Only the exact
+//      strings "true" and "false" count; "", "yes", "True", "1" or anything
+//      else mean "no opinion" (istiod logs a warning), not an opt-out;
+//   4. with no opinion, the first non-empty neverInjectSelector matching the
+//      pod's labels says no, else the first alwaysInjectSelector says yes;
+//   5. the policy (`global.proxy.autoInject`): `enabled` injects unless the
+//      pod said no, `disabled` only when it said yes, any other value never.
+// The `sidecar.istio.io/status` annotation does not enter the decision:
+// istiod re-injects such a pod (it strips the old sidecar first).
+//
+// Which entry is called (cluster view) is decided by exact string matches at
+// the API server (`NotIn [false]`, `In [true]`), so `inject=False` on a pod
+// gets through the selectors and is then read as "no opinion" by istiod: it
+// is injected. The two steps together are what decides.
+import type { V1LabelSelector } from '@kubernetes/client-node';
+import { LABEL_ISTIO_INJECTION, LABEL_ISTIO_REV, LABEL_SIDECAR_INJECT } from '../api/labels.js';
 import { podRoute, resolveValue, servingFromSettings, type SelectionSettings, type ServingSettings } from './routing.js';
-import type { Labels } from './selectors.js';
+import { isEmptyLabelSelector, labelSelectorError, matchesLabelSelector, type Labels } from './selectors.js';
+
+/** The namespaces istiod never injects (upstream pkg/kube/inject/initializer.go IgnoredNamespaces). */
+export const INJECTOR_IGNORED_NAMESPACES: readonly string[] = ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage'];
 
 /** Mesh-wide settings that change the decision. Every field is optional; the revisions, tags and default are read as policy/routing.ts servingFromSettings reads them. */
 export interface MeshInjectionSettings extends SelectionSettings, ServingSettings {
   /**
-   * `global.proxy.autoInject`: with `enabled` (default) a called injector injects
-   * every pod that does not opt out; with `disabled` only pods that opt in with
-   * `sidecar.istio.io/inject: "true"`.
+   * `global.proxy.autoInject` (the injector ConfigMap's `policy`): with
+   * `enabled` (default) a called injector injects every pod that does not opt
+   * out; with `disabled` only pods that opt in. Any other value injects
+   * nothing, as istiod does with an illegal policy.
    */
-  autoInject?: 'enabled' | 'disabled';
-  /** Namespaces never injected. Default SYSTEM_NAMESPACES (src/api/migration.ts). */
+  autoInject?: string;
+  /** `sidecarInjectorWebhook.neverInjectSelector`: pods with no opinion whose labels match one are not injected. */
+  neverInjectSelector?: readonly V1LabelSelector[];
+  /** `sidecarInjectorWebhook.alwaysInjectSelector`: pods with no opinion whose labels match one are injected, whatever the policy. */
+  alwaysInjectSelector?: readonly V1LabelSelector[];
+  /** Namespaces never injected. Default INJECTOR_IGNORED_NAMESPACES, as istiod. */
   ignoredNamespaces?: readonly string[];
 }
 
@@ -62,9 +84,12 @@ export interface InjectionInput {
 export const InjectionReason = {
   HostNetwork: 'HostNetwork',
   SystemNamespace: 'SystemNamespace',
-  AlreadyInjected: 'AlreadyInjected',
   PodOptedOut: 'PodOptedOut',
   PodNotOptedIn: 'PodNotOptedIn',
+  /** Not injected: the pod's labels match a neverInjectSelector. */
+  NeverInjectSelector: 'NeverInjectSelector',
+  /** Not injected: the mesh's autoInject policy is neither `enabled` nor `disabled`. */
+  PolicyInvalid: 'PolicyInvalid',
   NamespaceDisabled: 'NamespaceDisabled',
   NoDefaultRevision: 'NoDefaultRevision',
   UnknownRevision: 'UnknownRevision',
@@ -98,17 +123,17 @@ export interface InjectionDecision {
 }
 
 /**
- * How upstream reads `sidecar.istio.io/inject` (label, else annotation):
- * YAML 1.1 truthy words inject, an empty value means "no opinion", anything
- * else opts out.
+ * How istiod reads a `sidecar.istio.io/inject` value: exactly "true" opts in,
+ * exactly "false" opts out, anything else ("", "yes", "True", "1") is no
+ * opinion (undefined) and the mesh policy decides.
  */
 export function parseInjectValue(value: string): boolean | undefined {
-  const v = value.toLowerCase();
-  if (v === '') return undefined;
-  return v === 'y' || v === 'yes' || v === 'true' || v === 'on';
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return undefined;
 }
 
-/** The pod's `sidecar.istio.io/inject` setting: the label wins over the annotation. */
+/** The pod's `sidecar.istio.io/inject` setting: a label of that name, even empty, replaces the annotation. */
 function podInjectSetting(pod: PodInjectionFacts): { value: string; source: 'label' | 'annotation' } | undefined {
   const label = pod.labels?.[LABEL_SIDECAR_INJECT];
   if (label !== undefined) return { value: label, source: 'label' };
@@ -142,17 +167,14 @@ export function decideInjection(input: InjectionInput): InjectionDecision {
   const pod = input.pod;
 
   // Upstream skips these inside the injector, whatever called it: iptables in a
-  // hostNetwork pod would rewrite the node's routing.
+  // hostNetwork pod would rewrite the node's routing. The namespace check is
+  // by name only; the `auto.` entry also excludes these by name.
   if (pod.hostNetwork) {
     return no(InjectionReason.HostNetwork, 'pod uses hostNetwork: the iptables redirection would change the node\'s own routing, so it is never injected');
   }
-  const ignored = mesh.ignoredNamespaces ?? SYSTEM_NAMESPACES;
+  const ignored = mesh.ignoredNamespaces ?? INJECTOR_IGNORED_NAMESPACES;
   if (ignored.includes(input.namespace.name)) {
-    return no(InjectionReason.SystemNamespace, `namespace ${input.namespace.name} is a system namespace and is never injected`);
-  }
-  const status = pod.annotations?.[ANNOTATION_SIDECAR_STATUS];
-  if (status !== undefined && status !== '') {
-    return no(InjectionReason.AlreadyInjected, `pod already carries ${ANNOTATION_SIDECAR_STATUS}: it is injected once only`);
+    return no(InjectionReason.SystemNamespace, `namespace ${input.namespace.name} is one istiod never injects (${ignored.join(', ')})`);
   }
 
   let route: Route;
@@ -248,38 +270,74 @@ function routeByLabels(input: InjectionInput, mesh: MeshInjectionSettings): Rout
   // Nothing selects the pod. Say why the near misses do not count.
   const notes: string[] = [];
   if (podInjectLabel !== undefined) {
-    notes.push(`pod label ${LABEL_SIDECAR_INJECT}=${podInjectLabel} is not exactly "true", the only value webhook selectors match`);
+    notes.push(`pod label ${LABEL_SIDECAR_INJECT}=${podInjectLabel} is not exactly "true", the only value webhook selectors match` +
+      (mesh.enableNamespacesByDefault ? ', and keeps the pod out of the auto. entry, which needs no such label' : ''));
   }
   const annotation = input.pod.annotations?.[LABEL_SIDECAR_INJECT];
-  if (podInjectLabel === undefined && annotation !== undefined && parseInjectValue(annotation) === true) {
+  if (podInjectLabel === undefined && annotation === 'true') {
     notes.push(`the annotation ${LABEL_SIDECAR_INJECT}=${annotation} cannot select a webhook (selectors only see labels)`);
   }
   return {
     decision: no(InjectionReason.NoInjectionLabel,
-      `${notes.length ? `${notes.join('; ')}; ` : ''}no injection label on ${ns} or the pod, and enableNamespacesByDefault is off`),
+      `${notes.length ? `${notes.join('; ')}; ` : ''}no injection label on ${ns} or the pod` +
+      (mesh.enableNamespacesByDefault ? '' : ', and enableNamespacesByDefault is off')),
   };
 }
 
-/** What the called injector does (upstream injectRequired): the pod's own setting, then the mesh policy. */
-function applyPodRules(pod: PodInjectionFacts, mesh: MeshInjectionSettings, route: Route): InjectionDecision {
+/** What the pod itself says: an explicit "true"/"false", a never/always selector, or nothing (the policy decides). */
+type PodOpinion = { inject: boolean; why: string; code?: InjectionReason } | { inject?: undefined; note?: string };
+
+function firstMatching(selectors: readonly V1LabelSelector[] | undefined, labels: Labels): V1LabelSelector | undefined {
+  return (selectors ?? []).find((s) => !isEmptyLabelSelector(s) && labelSelectorError(s) === undefined && matchesLabelSelector(s, labels));
+}
+
+function selectorText(s: V1LabelSelector): string {
+  const parts = [
+    ...Object.entries(s.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...(s.matchExpressions ?? []).map((e) => `${e.key} ${e.operator}${e.values?.length ? ` [${e.values.join(',')}]` : ''}`),
+  ];
+  return `{${parts.join(', ')}}`;
+}
+
+/** Steps 3 and 4 of injectRequired (file comment). */
+function podOpinion(pod: PodInjectionFacts, mesh: MeshInjectionSettings): PodOpinion {
   const setting = podInjectSetting(pod);
   const parsed = setting ? parseInjectValue(setting.value) : undefined;
-  if (setting && parsed === false) {
-    const overrode = setting.source === 'label' && pod.annotations?.[LABEL_SIDECAR_INJECT] !== undefined
-      ? ` (the label wins over the annotation ${LABEL_SIDECAR_INJECT}=${pod.annotations[LABEL_SIDECAR_INJECT]})` : '';
-    return no(InjectionReason.PodOptedOut,
-      `${route.why}, but the pod ${setting.source} ${LABEL_SIDECAR_INJECT}=${setting.value} opts it out${overrode}`, route);
+  if (setting && parsed !== undefined) {
+    const other = pod.annotations?.[LABEL_SIDECAR_INJECT];
+    const overrode = setting.source === 'label' && other !== undefined && other !== setting.value
+      ? ` (the label replaces the annotation ${LABEL_SIDECAR_INJECT}=${other})` : '';
+    return {
+      inject: parsed,
+      why: `the pod ${setting.source} ${LABEL_SIDECAR_INJECT}=${setting.value} ${parsed ? 'opts it in' : 'opts it out'}${overrode}`,
+      ...(parsed ? {} : { code: InjectionReason.PodOptedOut }),
+    };
   }
-  if (parsed === undefined && mesh.autoInject === 'disabled') {
+  const labels = pod.labels ?? {};
+  const never = firstMatching(mesh.neverInjectSelector, labels);
+  if (never) return { inject: false, why: `the pod's labels match the neverInjectSelector ${selectorText(never)}`, code: InjectionReason.NeverInjectSelector };
+  const always = firstMatching(mesh.alwaysInjectSelector, labels);
+  if (always) return { inject: true, why: `the pod's labels match the alwaysInjectSelector ${selectorText(always)}` };
+  if (setting && setting.value !== '') {
+    return { note: `the pod ${setting.source} ${LABEL_SIDECAR_INJECT}=${setting.value} is neither "true" nor "false", so istiod ignores it` };
+  }
+  return {};
+}
+
+/** What the called injector does (upstream injectRequired, steps 3 to 5 of the file comment). */
+function applyPodRules(pod: PodInjectionFacts, mesh: MeshInjectionSettings, route: Route): InjectionDecision {
+  const policy = mesh.autoInject ?? 'enabled';
+  if (policy !== 'enabled' && policy !== 'disabled') {
+    return no(InjectionReason.PolicyInvalid,
+      `${route.why}, but the mesh's autoInject policy "${policy}" is neither "enabled" nor "disabled", and istiod then injects nothing`, route);
+  }
+  const opinion = podOpinion(pod, mesh);
+  if (opinion.inject === false) return no(opinion.code ?? InjectionReason.PodOptedOut, `${route.why}, but ${opinion.why}`, route);
+  const note = opinion.inject === undefined && opinion.note ? `; ${opinion.note}` : '';
+  if (opinion.inject === undefined && policy === 'disabled') {
     return no(InjectionReason.PodNotOptedIn,
-      `${route.why}, but the mesh's autoInject policy is disabled and the pod does not opt in with ${LABEL_SIDECAR_INJECT}: "true"`, route);
+      `${route.why}, but the mesh's autoInject policy is disabled and the pod does not opt in with ${LABEL_SIDECAR_INJECT}: "true"${note}`, route);
   }
-  const optIn = setting && parsed === true && !(route.code === InjectionReason.PodInjectLabel && setting.source === 'label')
-    ? ` (pod ${setting.source} ${LABEL_SIDECAR_INJECT}=${setting.value})` : '';
-  return {
-    inject: true,
-    ...routeFields(route),
-    code: route.code,
-    reason: `${route.why}${optIn}`,
-  };
+  const optIn = opinion.inject === true && route.code !== InjectionReason.PodInjectLabel ? ` (${opinion.why})` : '';
+  return { inject: true, ...routeFields(route), code: route.code, reason: `${route.why}${optIn}${note}` };
 }

@@ -17,6 +17,9 @@
 //    MeshRevision and by a foreign webhook resolves to the MeshRevision's
 //    revision (the MeshRevision reports the overlap as ChartWebhookConflict),
 //    and a foreign webhook only answers for values no MeshRevision serves.
+//    `istio.io/rev=default` is served by the default revision, as upstream's
+//    chart does (the non-revisioned install's `rev.` entries and the
+//    `istio-revision-tag-default` webhook both select it).
 //
 // The `from` vocabulary (spec.migration.from, origin records, status) uses
 // "default" for `istio-injection=enabled`; resolveFrom reads it that way.
@@ -139,7 +142,10 @@ export function podRoute(nsLabels: LabelSet, podLabels: LabelSet, mesh: Selectio
       const podRev = podLabels[LABEL_ISTIO_REV];
       if (podRev !== undefined) return { kind: 'revision', by: 'podRevision', value: podRev, webhook: WEBHOOK_REV_OBJECT };
       if (podLabels[LABEL_SIDECAR_INJECT] === 'true') return { kind: 'default', by: 'podInjectLabel', webhook: WEBHOOK_DEFAULT_OBJECT, selectedAs: 'true' };
-      if (ns.enabledByDefault) return { kind: 'default', by: 'enabledByDefault', webhook: WEBHOOK_AUTO, selectedAs: 'default' };
+      // upstream's `auto.` entry: `sidecar.istio.io/inject DoesNotExist` (any value, even "", keeps it out).
+      if (ns.enabledByDefault && podLabels[LABEL_SIDECAR_INJECT] === undefined) {
+        return { kind: 'default', by: 'enabledByDefault', webhook: WEBHOOK_AUTO, selectedAs: 'default' };
+      }
       return { kind: 'none' };
     }
   }
@@ -248,6 +254,9 @@ export function servingFrom(
   };
   for (const c of serving) add(c.revision, { revision: c.revision, source: 'claim' });
   for (const c of serving) for (const tag of c.tags) add(tag, { revision: c.revision, tag, source: 'claim' });
+  const holder = serving.find((c) => c.holdsDefault);
+  // The default revision's webhooks also serve `istio.io/rev=default` (upstream's default tag).
+  if (holder) add(FROM_DEFAULT, { revision: holder.revision, tag: FROM_DEFAULT, source: 'claim' });
   const foreign = webhooks.map(readWebhookConfiguration).filter((w) => !w.managed);
   for (const w of foreign) {
     const revision = w.revision;
@@ -256,8 +265,11 @@ export function servingFrom(
       add(value, { revision, ...(value !== revision ? { tag: value } : {}), source: 'webhook', configuration: w.name });
     }
   }
-  const holder = serving.find((c) => c.holdsDefault);
-  const defaultRevision = holder ? holder.revision : foreign.find((w) => w.defaultEntries.namespace || w.defaultEntries.object)?.revision;
+  const foreignDefault = holder ? undefined : foreign.find((w) => w.revision !== undefined && (w.defaultEntries.namespace || w.defaultEntries.object));
+  const defaultRevision = holder ? holder.revision : foreignDefault?.revision;
+  if (foreignDefault?.revision !== undefined) {
+    add(FROM_DEFAULT, { revision: foreignDefault.revision, tag: FROM_DEFAULT, source: 'webhook', configuration: foreignDefault.name });
+  }
   return { defaultRevision, values, anyRevision: false };
 }
 
@@ -281,6 +293,7 @@ export function servingFromSettings(settings: ServingSettings): Serving {
   for (const [tag, revision] of Object.entries(settings.tags ?? {})) values.set(tag, { revision, tag, source: 'settings' });
   for (const revision of settings.revisions ?? []) if (!values.has(revision)) values.set(revision, { revision, source: 'settings' });
   const defaultRevision = settings.defaultRevision === null ? undefined : (settings.defaultRevision ?? settings.tags?.['default'] ?? 'default');
+  if (defaultRevision !== undefined && !values.has(FROM_DEFAULT)) values.set(FROM_DEFAULT, { revision: defaultRevision, tag: FROM_DEFAULT, source: 'settings' });
   return { defaultRevision, values, anyRevision: settings.revisions === undefined };
 }
 

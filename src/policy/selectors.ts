@@ -7,6 +7,7 @@
 //   matchingWebhooks(configs, namespace, pod)     every MWC entry the API server calls
 //   coversPodCreate(rules)                        whether an entry's rules cover pod CREATE
 //   tagOfEntryName(name)                          the tag of a `<tag>.rev.…` entry name
+//   labelSelectorError(selector)                  why the API server would refuse a selector
 import type { V1LabelSelector, V1MutatingWebhook, V1MutatingWebhookConfiguration, V1RuleWithOperations } from '@kubernetes/client-node';
 import { LABEL_ISTIO_REV, LABEL_ISTIO_TAG, LABEL_NAMESPACE_NAME } from '../api/labels.js';
 
@@ -46,6 +47,50 @@ export function matchesLabelSelector(selector: V1LabelSelector | undefined | nul
     }
   }
   return true;
+}
+
+const LABEL_NAME_RE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+function labelKeyError(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  if (!LABEL_NAME_RE.test(name)) return `key "${key}" is not a label key (name: up to 63 letters, digits, '-', '_', '.')`;
+  if (prefix !== undefined && (prefix.length > 253 || !DNS_SUBDOMAIN_RE.test(prefix))) return `key "${key}" has an invalid prefix (a DNS subdomain)`;
+  return undefined;
+}
+
+/**
+ * Why Kubernetes' LabelSelectorAsSelector would refuse `selector`, or
+ * undefined when it is valid: `In`/`NotIn` need values, `Exists`/`DoesNotExist`
+ * take none, operators are those four, keys and matchLabels values are label
+ * syntax. istiod skips a never/always-inject selector it cannot convert
+ * (pkg/kube/inject/inject.go injectRequired), so a refused one must not match.
+ */
+export function labelSelectorError(selector: V1LabelSelector): string | undefined {
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    const e = labelKeyError(key);
+    if (e) return `matchLabels: ${e}`;
+    if (value !== '' && !LABEL_NAME_RE.test(value)) return `matchLabels: value "${value}" of "${key}" is not a label value`;
+  }
+  for (const [i, expr] of (selector.matchExpressions ?? []).entries()) {
+    const where = `matchExpressions[${i}]`;
+    if (typeof expr.key !== 'string') return `${where}: key must be a string`;
+    if (expr.values !== undefined && !(Array.isArray(expr.values) && expr.values.every((v) => typeof v === 'string'))) return `${where}: values must be a list of strings`;
+    const e = labelKeyError(expr.key);
+    if (e) return `${where}: ${e}`;
+    const n = expr.values?.length ?? 0;
+    if ((expr.operator === 'In' || expr.operator === 'NotIn') && n === 0) return `${where}: operator ${expr.operator} needs at least one value`;
+    if ((expr.operator === 'Exists' || expr.operator === 'DoesNotExist') && n > 0) return `${where}: operator ${expr.operator} takes no values`;
+    if (!['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(expr.operator)) return `${where}: unknown operator "${expr.operator}" (In, NotIn, Exists, DoesNotExist)`;
+  }
+  return undefined;
+}
+
+/** No matchLabels and no matchExpressions: Kubernetes reads it as "everything", which istiod's selector lists skip. */
+export function isEmptyLabelSelector(selector: V1LabelSelector): boolean {
+  return Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0;
 }
 
 /** A namespace as webhook selectors see it. */

@@ -9,7 +9,12 @@
 //   canonical webhook (istioctl selects `istio.io/rev=<rev>,!istio.io/tag`).
 // - It holds the revision's two entries under upstream's names, the default
 //   entries under upstream's names when the revision holds the default, and
-//   two entries per tag. Upstream puts each tag in its own MWC
+//   two entries per tag. The default revision also serves the `default` tag
+//   (`istio.io/rev=default`), as upstream's chart does for the non-revisioned
+//   install and for `istio-revision-tag-default`, and with
+//   spec.enableNamespacesByDefault upstream's `auto.` entry. Every entry's
+//   selectors equal the chart's, entry by entry (test/unit/policy/webhooks.test.ts
+//   compares them with Istio's own render in test/fixtures/istio-chart). Upstream puts each tag in its own MWC
 //   (`istio-revision-tag-<tag>`, labelled `istio.io/tag=<tag>`) and so reuses
 //   the `rev.namespace.` / `rev.object.` names; in one MWC names must be unique,
 //   so tag entries are `<tag>.rev.namespace.sidecar-injector.istio.io` and
@@ -37,6 +42,8 @@ import {
   LABEL_MANAGED_BY_MESHREVISION,
   LABEL_SIDECAR_INJECT,
   MANAGED_BY_VALUE,
+  LABEL_NAMESPACE_NAME,
+  WEBHOOK_AUTO,
   WEBHOOK_DEFAULT_NAMESPACE,
   WEBHOOK_DEFAULT_OBJECT,
   WEBHOOK_REV_NAMESPACE,
@@ -53,9 +60,11 @@ import {
   REASON_DEFAULT_CLAIMED_ELSEWHERE,
   REASON_REVISION_COLLISION,
   REASON_TAG_COLLISION,
+  RESERVED_TAG_DEFAULT,
   type MeshRevision,
 } from '../api/meshrevision.js';
-import { tagOfEntryName } from './selectors.js';
+import { INJECTOR_IGNORED_NAMESPACES } from './injection.js';
+import { coversPodCreate, matchingWebhooks, tagOfEntryName, type Labels, type NamespaceRef } from './selectors.js';
 
 const MWC_NAME_PREFIX = 'meshrev-sidecar-injector-';
 
@@ -77,6 +86,7 @@ export function describeEntry(name: string): { kind: EntryKind; selects: 'namesp
   if (name === WEBHOOK_REV_OBJECT) return { kind: 'revision', selects: 'object' };
   if (name === WEBHOOK_DEFAULT_NAMESPACE) return { kind: 'default', selects: 'namespace' };
   if (name === WEBHOOK_DEFAULT_OBJECT) return { kind: 'default', selects: 'object' };
+  if (name === WEBHOOK_AUTO) return { kind: 'default', selects: 'namespace' };
   const tag = tagOfEntryName(name);
   if (tag !== undefined) return { kind: 'tag', selects: name.endsWith(`.${WEBHOOK_REV_NAMESPACE}`) ? 'namespace' : 'object', tag };
   return undefined;
@@ -139,6 +149,29 @@ function defaultObjectSelectors(): { namespaceSelector: V1LabelSelector; objectS
     objectSelector: {
       matchExpressions: [
         { key: LABEL_SIDECAR_INJECT, operator: 'In', values: ['true'] },
+        { key: LABEL_ISTIO_REV, operator: 'DoesNotExist' },
+      ],
+    },
+  };
+}
+
+/**
+ * `auto.` (sidecarInjectorWebhook.enableNamespacesByDefault): the namespace has
+ * neither label and is not one istiod ignores, and the pod has neither
+ * `sidecar.istio.io/inject` (any value) nor `istio.io/rev`. Default revision only.
+ */
+function autoSelectors(): { namespaceSelector: V1LabelSelector; objectSelector: V1LabelSelector } {
+  return {
+    namespaceSelector: {
+      matchExpressions: [
+        { key: LABEL_ISTIO_INJECTION, operator: 'DoesNotExist' },
+        { key: LABEL_ISTIO_REV, operator: 'DoesNotExist' },
+        { key: LABEL_NAMESPACE_NAME, operator: 'NotIn', values: [...INJECTOR_IGNORED_NAMESPACES] },
+      ],
+    },
+    objectSelector: {
+      matchExpressions: [
+        { key: LABEL_SIDECAR_INJECT, operator: 'DoesNotExist' },
         { key: LABEL_ISTIO_REV, operator: 'DoesNotExist' },
       ],
     },
@@ -425,6 +458,10 @@ export function desiredWebhookConfiguration(
   if (decision.holdsDefault) {
     webhooks.push(entry(WEBHOOK_DEFAULT_NAMESPACE, defaultNamespaceSelectors(), common));
     webhooks.push(entry(WEBHOOK_DEFAULT_OBJECT, defaultObjectSelectors(), common));
+    if (mrev.spec.enableNamespacesByDefault === true) webhooks.push(entry(WEBHOOK_AUTO, autoSelectors(), common));
+    const names = tagWebhookNames(RESERVED_TAG_DEFAULT);
+    webhooks.push(entry(names.namespace, revisionNamespaceSelectors(RESERVED_TAG_DEFAULT), common));
+    webhooks.push(entry(names.object, revisionObjectSelectors(RESERVED_TAG_DEFAULT), common));
   }
   for (const tag of [...decision.tags].sort()) {
     const names = tagWebhookNames(tag);
@@ -462,18 +499,54 @@ export function desiredWebhookConfiguration(
 export interface ForeignWebhookConflict {
   /** metadata.name of the foreign MWC. */
   name: string;
-  /** Why it overlaps: its istio.io/rev or istio.io/tag label. */
+  /** Why it overlaps: its istio.io/rev or istio.io/tag label, or the pods its entries would also inject. */
   why: string;
 }
 
+/** A kind of pod a MeshRevision's webhooks inject, as the labels that select it. */
+interface Path {
+  what: string;
+  namespace: NamespaceRef;
+  pod: { labels: Labels };
+}
+
+const PROBE_NAMESPACE = 'meshrev-probe';
+
+/** One representative pod per selector path `decision`'s MWC serves (revision, tags, `default`, istio-injection=enabled, inject=true). */
+function servedPaths(decision: ClaimDecision): Path[] {
+  const values = [decision.revision, ...decision.tags, ...(decision.holdsDefault ? [RESERVED_TAG_DEFAULT] : [])];
+  const paths = values.flatMap((v): Path[] => [
+    { what: `${LABEL_ISTIO_REV}=${v} namespaces`, namespace: { name: PROBE_NAMESPACE, labels: { [LABEL_ISTIO_REV]: v } }, pod: { labels: {} } },
+    { what: `${LABEL_ISTIO_REV}=${v} pods`, namespace: { name: PROBE_NAMESPACE }, pod: { labels: { [LABEL_ISTIO_REV]: v } } },
+  ]);
+  if (decision.holdsDefault) {
+    paths.push(
+      { what: `${LABEL_ISTIO_INJECTION}=enabled namespaces`, namespace: { name: PROBE_NAMESPACE, labels: { [LABEL_ISTIO_INJECTION]: 'enabled' } }, pod: { labels: {} } },
+      { what: `${LABEL_SIDECAR_INJECT}=true pods`, namespace: { name: PROBE_NAMESPACE }, pod: { labels: { [LABEL_SIDECAR_INJECT]: 'true' } } },
+    );
+  }
+  return paths;
+}
+
+/** The sidecar-injector entries of a configuration that cover pod CREATE (other admission webhooks never count). */
+function injectorEntries(cfg: V1MutatingWebhookConfiguration): V1MutatingWebhookConfiguration {
+  return { ...cfg, webhooks: (cfg.webhooks ?? []).filter((w) => w.name.endsWith(INJECTOR_ENTRY_SUFFIX) && coversPodCreate(w.rules)) };
+}
+
+const INJECTOR_ENTRY_SUFFIX = 'sidecar-injector.istio.io';
+
 /**
- * MWCs made by istiod's Helm chart or `istioctl tag set` (not labelled
- * managed-by=meshrev) that select the same pods as `decision` serves: one
- * labelled `istio.io/rev=<revision>` (the chart's own MWC, or an upstream tag
- * MWC pointing at this revision), or `istio.io/tag=<tag>` for a tag this
- * revision serves (`default` when it holds the default). With one of those
- * present, pods would be injected through two paths (DESIGN.md §1): report
- * ChartWebhookConflict, never delete someone else's object.
+ * MWCs not managed by meshrev (not labelled managed-by=meshrev: istiod's Helm
+ * chart, `istioctl tag set`, a leftover of an old install) that would also
+ * inject pods `decision` serves, so a pod would have two injection paths
+ * (DESIGN.md §1): report ChartWebhookConflict, never delete someone else's
+ * object. Found two ways: by labels (`istio.io/rev=<revision>` on a
+ * non-tag MWC, or `istio.io/tag=<tag>` for a tag it serves, `default` when it
+ * holds the default), and by what the foreign injector entries' selectors
+ * select — one representative pod per path this revision serves — which also
+ * catches the non-revisioned `istio-sidecar-injector` (labelled
+ * `istio.io/rev=default`, or not at all on old installs) next to the default
+ * revision.
  */
 export function foreignWebhookConflicts(
   decision: ClaimDecision,
@@ -481,17 +554,23 @@ export function foreignWebhookConflicts(
 ): ForeignWebhookConflict[] {
   if (!decision.servesRevision) return [];
   const tags = new Set(decision.tags);
-  if (decision.holdsDefault) tags.add('default');
+  if (decision.holdsDefault) tags.add(RESERVED_TAG_DEFAULT);
+  const paths = servedPaths(decision);
   const out: ForeignWebhookConflict[] = [];
   for (const cfg of configs) {
     const labels = cfg.metadata?.labels ?? {};
     if (labels[LABEL_MANAGED_BY] === MANAGED_BY_VALUE) continue;
+    const name = cfg.metadata?.name ?? '';
     const rev = labels[LABEL_ISTIO_REV];
     const tag = labels[LABEL_ISTIO_TAG];
     if (tag !== undefined && tags.has(tag)) {
-      out.push({ name: cfg.metadata?.name ?? '', why: `${LABEL_ISTIO_TAG}=${tag}` });
+      out.push({ name, why: `${LABEL_ISTIO_TAG}=${tag}` });
     } else if (tag === undefined && rev === decision.revision) {
-      out.push({ name: cfg.metadata?.name ?? '', why: `${LABEL_ISTIO_REV}=${rev}` });
+      out.push({ name, why: `${LABEL_ISTIO_REV}=${rev}` });
+    } else {
+      const injector = [injectorEntries(cfg)];
+      const also = paths.filter((p) => matchingWebhooks(injector, p.namespace, p.pod).length > 0).map((p) => p.what);
+      if (also.length > 0) out.push({ name, why: `its entries also inject ${also.join(', ')}` });
     }
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

@@ -173,6 +173,8 @@ describe('MeshRevision controller', function () {
       'rev.object.sidecar-injector.istio.io',
       `${tagA}.rev.namespace.sidecar-injector.istio.io`,
       `${tagA}.rev.object.sidecar-injector.istio.io`,
+      'default.rev.namespace.sidecar-injector.istio.io',
+      'default.rev.object.sidecar-injector.istio.io',
     ].sort());
     expect(entry(mwc, 'rev.namespace.sidecar-injector.istio.io')).to.deep.equal(istioSelectors(revA).revNamespace);
     expect(entry(mwc, 'rev.object.sidecar-injector.istio.io')).to.deep.equal(istioSelectors(revA).revObject);

@@ -1,6 +1,8 @@
 // MutatingWebhookConfigurations shaped exactly like upstream Istio's chart
 // renders them (DESIGN.md §1), for tests that need a "real" set of injector
-// webhooks: the policy cross-check and the e2e injector test.
+// webhooks with their own URLs and names. test/unit/policy/webhooks.test.ts
+// checks these selectors against the chart's own render
+// (test/fixtures/istio-chart), so they cannot drift from it.
 import type { V1LabelSelector, V1MutatingWebhook, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
 
 export interface IstioWebhookOptions {
@@ -66,7 +68,7 @@ export function istioWebhookConfiguration(o: IstioWebhookOptions): V1MutatingWeb
             { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage'] },
           ],
         },
-        { matchExpressions: [{ key: 'istio.io/rev', operator: 'DoesNotExist' }, notFalse] }));
+        { matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'DoesNotExist' }, { key: 'istio.io/rev', operator: 'DoesNotExist' }] }));
     }
   }
   return {

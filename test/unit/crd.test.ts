@@ -265,6 +265,11 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         rule: "!has(self.migration) || !has(self.default) || !self.default || !('default' in self.migration.from)",
         says: 'spec.migration.from must not list "default" while spec.default is true',
       },
+      {
+        path: 'spec',
+        rule: '!has(self.enableNamespacesByDefault) || !self.enableNamespacesByDefault || (has(self.default) && self.default)',
+        says: 'it needs spec.default: true on the same MeshRevision',
+      },
       { path: 'spec.migration.from.[]', rule: "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')", says: 'or "default" for istio-injection=enabled' },
       { path: 'spec.migration.steps.[]', rule: 'has(self.namespaces) != has(self.percent)', says: 'set exactly one of namespaces' },
       {
@@ -749,6 +754,7 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         revision: '1-21',
         default: true,
         tags: ['canary'],
+        enableNamespacesByDefault: true,
         injector: { service: { name: 'istiod-1-21', namespace: 'istio-system', port: 443, path: '/inject' }, failurePolicy: 'Fail', timeoutSeconds: 10 },
         webhooks: { management: 'Managed' },
         migration: {

@@ -1,9 +1,12 @@
 // `meshrev check-inject`: explains which webhook and revision would inject a
 // pod and why (like `istioctl x check-inject`), from the cluster or offline,
-// and fails when more than one webhook would inject.
-import type { V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
+// and fails when more than one webhook would inject. A manifest's documents
+// are each judged in their own namespace (metadata.namespace, else
+// --namespace, else `default`); -o json|yaml gives
+// `{namespaces: [{namespace, pods}]}`, one entry per namespace.
+import type { V1MutatingWebhookConfiguration, V1Pod } from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { workloadPods } from '../../injector/manifest.js';
+import { manifestWorkloads } from '../../injector/manifest.js';
 import { isPlainObject } from '../../injector/merge.js';
 import { explainInjection, formatExplanation, type PodToExplain } from '../../policy/explain-injection.js';
 import type { MeshInjectionSettings } from '../../policy/injection.js';
@@ -38,15 +41,91 @@ function parseWebhookConfigurations(text: string, source: string): V1MutatingWeb
   return out;
 }
 
+/** The pods to judge in one namespace, and that namespace's labels. */
+interface NamespaceGroup {
+  name: string;
+  labels: Record<string, string>;
+  pods: PodToExplain[];
+}
+
+/** Where each pod is judged: its document's metadata.namespace, else --namespace, else `default` (as kubectl apply would create it). */
+function groupByNamespace(pods: readonly (PodToExplain & { namespace?: string })[], fallback: string): Map<string, PodToExplain[]> {
+  const groups = new Map<string, PodToExplain[]>();
+  for (const { namespace, ...pod } of pods) {
+    const ns = namespace ?? fallback;
+    groups.set(ns, [...(groups.get(ns) ?? []), pod]);
+  }
+  return groups;
+}
+
+function podFromCluster(pod: V1Pod, nsName: string, podName: string): PodToExplain {
+  const md = pod.metadata ?? {};
+  return {
+    description: `Pod ${nsName}/${md.name ?? podName}`,
+    labels: md.labels ?? {},
+    annotations: md.annotations ?? {},
+    hostNetwork: pod.spec?.hostNetwork === true,
+  };
+}
+
+interface Inputs {
+  groups: NamespaceGroup[];
+  webhooks?: V1MutatingWebhookConfiguration[];
+}
+
+/**
+ * The namespaces, their labels and pods, and the webhooks, from the flags, the
+ * manifest and (unless --namespace-labels makes it offline) the cluster. A
+ * Namespace the manifest declares has its labels merged over the cluster's
+ * (or over --namespace-labels), as kubectl apply would leave them.
+ */
+async function gatherInputs(podName: string | undefined, opts: Options): Promise<Inputs> {
+  const offline = opts.namespaceLabels !== undefined;
+  const fallback = opts.namespace ?? 'default';
+  const manifest = opts.filename !== undefined ? manifestWorkloads(await readInput(opts.filename)) : undefined;
+  if (manifest && manifest.pods.length === 0) throw new CliError(`${opts.filename}: no Pod or workload with a pod template found`);
+  let webhooks = opts.webhooks !== undefined ? parseWebhookConfigurations(await readInput(opts.webhooks), opts.webhooks) : undefined;
+  const labels = opts.podLabels !== undefined ? parseKeyValues(opts.podLabels, '--pod-labels') : {};
+  let byNs = manifest
+    ? groupByNamespace(manifest.pods, fallback)
+    : new Map([[fallback, [{ description: `a new pod${opts.podLabels ? '' : ' with no labels'}`, labels, annotations: {}, hostNetwork: false }]]]);
+  const declared = new Map((manifest?.namespaces ?? []).map((n) => [n.name, n.labels]));
+  const nsLabels = new Map<string, Record<string, string>>();
+  if (offline) {
+    const given = parseKeyValues(opts.namespaceLabels ?? '', '--namespace-labels');
+    for (const name of byNs.keys()) nsLabels.set(name, given);
+  } else {
+    // Loaded only here, so offline use never loads the Kubernetes client.
+    const { readInjectionViewFromCluster } = await import('../../kube/injection-view.js');
+    const view = await readInjectionViewFromCluster({
+      namespaces: [...byNs.keys()],
+      allowMissing: podName === undefined,
+      ...(podName !== undefined ? { pod: podName } : {}),
+      ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
+      ...(opts.context !== undefined ? { context: opts.context } : {}),
+    });
+    const missing = view.missing.filter((n) => !declared.has(n));
+    if (missing.length) {
+      throw new CliError(`namespace${missing.length > 1 ? 's' : ''} ${missing.join(', ')} not found in the cluster`, 1,
+        'create it, add the Namespace to the manifest, or give its labels with --namespace-labels (offline)');
+    }
+    for (const ns of view.namespaces) nsLabels.set(ns.name, ns.labels);
+    webhooks ??= view.webhooks;
+    if (view.pod && podName !== undefined) byNs = new Map([[fallback, [podFromCluster(view.pod, fallback, podName)]]]);
+  }
+  const groups = [...byNs].map(([name, pods]) => ({ name, labels: { ...nsLabels.get(name), ...declared.get(name) }, pods }));
+  return { groups, ...(webhooks ? { webhooks } : {}) };
+}
+
 export function register(program: Command): void {
   program
     .command('check-inject')
     .description('Explain which webhook and revision would inject a pod, and why; fails if more than one would')
     .argument('[pod]', 'an existing pod in --namespace to check (read from the cluster)')
-    .option('-n, --namespace <namespace>', 'namespace the pod is (or would be) created in')
-    .option('-f, --filename <file>', 'pod or workload manifest to check (each workload\'s pod template; - reads stdin)')
+    .option('-n, --namespace <namespace>', 'namespace the pod is (or would be) created in; for -f, of documents that name none (default "default")')
+    .option('-f, --filename <file>', 'pod or workload manifest to check, each document in its own namespace (each workload\'s pod template; - reads stdin)')
     .option('-l, --pod-labels <k=v,...>', 'labels of a hypothetical pod (when neither [pod] nor -f is given)')
-    .option('--namespace-labels <k=v,...>', 'the namespace\'s labels; given, nothing is read from the cluster (offline)')
+    .option('--namespace-labels <k=v,...>', 'the namespace\'s labels (every namespace\'s, for -f); given, nothing is read from the cluster (offline)')
     .option('--webhooks <file>', 'MutatingWebhookConfigurations to evaluate, from a YAML file, instead of the cluster\'s')
     .option('--default-revision <revision>', 'offline: revision owning istio-injection=enabled (default: from the webhooks, else "default")')
     .option('--enable-namespaces-by-default', 'offline: the mesh injects pods in unlabelled namespaces')
@@ -56,59 +135,24 @@ export function register(program: Command): void {
     .action(async (podName: string | undefined, opts: Options, cmd: Command) => {
       const io = outputOf(cmd);
       const format = parseOutputFormat(opts.output);
-      const offline = opts.namespaceLabels !== undefined;
-      if (podName !== undefined && (offline || opts.filename !== undefined)) {
+      if (podName !== undefined && (opts.namespaceLabels !== undefined || opts.filename !== undefined)) {
         throw new CliError('a pod name is read from the cluster: give either [pod] with -n, or -f with a manifest', 2);
       }
       if (podName !== undefined && opts.namespace === undefined) throw new CliError('[pod] needs -n/--namespace', 2);
 
-      const fromFile = opts.filename !== undefined ? workloadPods(await readInput(opts.filename)) : undefined;
-      if (fromFile && fromFile.length === 0) throw new CliError(`${opts.filename}: no Pod or workload with a pod template found`);
-      const nsName = opts.namespace ?? fromFile?.find((p) => p.namespace !== undefined)?.namespace ?? 'default';
-
-      let nsLabels: Record<string, string> = offline ? parseKeyValues(opts.namespaceLabels ?? '', '--namespace-labels') : {};
-      let webhooks: V1MutatingWebhookConfiguration[] | undefined =
-        opts.webhooks !== undefined ? parseWebhookConfigurations(await readInput(opts.webhooks), opts.webhooks) : undefined;
-      let pods: PodToExplain[];
-      let clusterPod: PodToExplain | undefined;
-      if (!offline) {
-        // Loaded only here, so offline use never loads the Kubernetes client.
-        const { readInjectionViewFromCluster } = await import('../../kube/injection-view.js');
-        const view = await readInjectionViewFromCluster({
-          namespace: nsName,
-          ...(podName !== undefined ? { pod: podName } : {}),
-          ...(opts.kubeconfig !== undefined ? { kubeconfig: opts.kubeconfig } : {}),
-          ...(opts.context !== undefined ? { context: opts.context } : {}),
-        });
-        nsLabels = view.namespace?.labels ?? {};
-        webhooks ??= view.webhooks;
-        if (view.pod) {
-          const md = view.pod.metadata ?? {};
-          clusterPod = {
-            description: `Pod ${nsName}/${md.name ?? podName ?? ''}`,
-            labels: md.labels ?? {},
-            annotations: md.annotations ?? {},
-            hostNetwork: view.pod.spec?.hostNetwork === true,
-          };
-        }
-      }
-      if (clusterPod) {
-        pods = [clusterPod];
-      } else if (fromFile) {
-        pods = fromFile;
-      } else {
-        const labels = opts.podLabels !== undefined ? parseKeyValues(opts.podLabels, '--pod-labels') : {};
-        pods = [{ description: `a new pod${opts.podLabels ? '' : ' with no labels'}`, labels, annotations: {}, hostNetwork: false }];
-      }
-
+      const { groups, webhooks } = await gatherInputs(podName, opts);
       const mesh: MeshInjectionSettings = {
         ...(opts.defaultRevision !== undefined ? { defaultRevision: opts.defaultRevision } : {}),
         ...(opts.enableNamespacesByDefault ? { enableNamespacesByDefault: true } : {}),
       };
-      const namespace = { name: nsName, labels: nsLabels };
-      const explanations = explainInjection({ namespace, pods, mesh, ...(webhooks ? { webhooks } : {}) });
-      io.out(format === 'text' ? formatExplanation(namespace, explanations) : renderData({ namespace, pods: explanations }, format));
-      const conflicts = explanations.filter((x) => x.conflict);
+      const reports = groups.map((g) => {
+        const namespace = { name: g.name, labels: g.labels };
+        return { namespace, pods: explainInjection({ namespace, pods: g.pods, mesh, ...(webhooks ? { webhooks } : {}) }) };
+      });
+      io.out(format === 'text'
+        ? reports.map((r) => formatExplanation(r.namespace, r.pods)).join('\n')
+        : renderData({ namespaces: reports }, format));
+      const conflicts = reports.flatMap((r) => r.pods).filter((x) => x.conflict);
       if (conflicts.length) {
         throw new CliError(
           `more than one webhook would inject ${conflicts.map((c) => c.pod.description).join(', ')}: ` +

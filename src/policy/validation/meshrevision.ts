@@ -9,7 +9,7 @@ import { validateHealthChecks } from './health-checks.js';
 import { validateInjector } from './injector.js';
 import { validateMigrationSpec } from './migration.js';
 
-const SPEC_FIELDS = ['revision', 'default', 'tags', 'injector', 'webhooks', 'migration', 'healthChecks'];
+const SPEC_FIELDS = ['revision', 'default', 'tags', 'enableNamespacesByDefault', 'injector', 'webhooks', 'migration', 'healthChecks'];
 
 /**
  * spec.webhooks: the management mode, and what External implies: the default
@@ -48,7 +48,6 @@ function validateWebhooks(spec: Record<string, unknown>, path: string, errors: F
   }
   return true;
 }
-
 /** Checks a MeshRevision spec. `path` prefixes field names. */
 export function validateMeshRevisionSpec(spec: unknown, path = 'spec'): FieldError[] {
   const errors: FieldError[] = [];
@@ -67,6 +66,16 @@ export function validateMeshRevisionSpec(spec: unknown, path = 'spec'): FieldErr
 
   if (spec['default'] !== undefined && typeof spec['default'] !== 'boolean') {
     errors.push({ field: `${path}.default`, message: `default must be true or false, not ${quote(spec['default'])}` });
+  }
+
+  const byDefault = spec['enableNamespacesByDefault'];
+  if (byDefault !== undefined && typeof byDefault !== 'boolean') {
+    errors.push({ field: `${path}.enableNamespacesByDefault`, message: `enableNamespacesByDefault must be true or false, not ${quote(byDefault)}` });
+  } else if (byDefault === true && spec['default'] !== true) {
+    errors.push({
+      field: `${path}.enableNamespacesByDefault`,
+      message: 'enableNamespacesByDefault injects unlabelled namespaces with the default revision, so it needs spec.default: true on the same MeshRevision; set both, or remove it',
+    });
   }
 
   const tags = spec['tags'];

@@ -110,9 +110,9 @@ describe('cli: -o text|json|yaml', function () {
   it('check-inject -o json and -o yaml print the explanation offline', async function () {
     const json = await run('check-inject', '-n', 'shop', '--namespace-labels', 'istio.io/rev=1-21', '-o', 'json');
     expect(json.code).to.equal(0);
-    const report = JSON.parse(json.out) as { namespace: { name: string }; pods: { policy: { revision: string } }[] };
-    expect(report.namespace.name).to.equal('shop');
-    expect(report.pods[0]?.policy.revision).to.equal('1-21');
+    const report = JSON.parse(json.out) as { namespaces: { namespace: { name: string }; pods: { policy: { revision: string } }[] }[] };
+    expect(report.namespaces.map((n) => n.namespace.name)).to.deep.equal(['shop']);
+    expect(report.namespaces[0]?.pods[0]?.policy.revision).to.equal('1-21');
     const yaml = await run('check-inject', '-n', 'shop', '--namespace-labels', 'istio.io/rev=1-21', '-o', 'yaml');
     expect(parse(yaml.out)).to.deep.equal(report);
   });
@@ -139,7 +139,7 @@ describe('cli: a broken pipe', function () {
       const doc = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: v}\n';
       const file = join(dir, 'big.yaml');
       writeFileSync(file, Array.from({ length: 3000 }, () => doc).join('---\n'));
-      const child = spawn(process.execPath, [repoPath('dist/src/cli/main.js'), 'kube-inject', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [repoPath('dist/src/cli/main.js'), 'kube-inject', '-q', '--offline', '--proxy-image', 'registry.local/proxyv2:1', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
       // Like `head -c 1`: read one chunk, then close the pipe.

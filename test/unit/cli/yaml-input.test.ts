@@ -62,7 +62,7 @@ describe('cli: reading YAML input', function () {
   it('kube-inject on random bytes fails with exit 1 and prints nothing on stdout', async function () {
     const file = join(dir, 'random.bin');
     writeFileSync(file, Buffer.concat([Buffer.from([0xc3, 0x28]), randomBytes(4096)]));
-    const r = await run('kube-inject', '-f', file);
+    const r = await run('kube-inject', '--offline', '--proxy-image', 'registry.local/proxyv2:1', '-f', file);
     expect(r.code).to.equal(1);
     expect(r.out).to.equal('');
     expect(r.err).to.match(/^error: .*random\.bin is not a YAML text/);
@@ -71,7 +71,7 @@ describe('cli: reading YAML input', function () {
   it('kube-inject on text that is not a manifest fails with exit 1 and prints nothing on stdout', async function () {
     const file = join(dir, 'prose.txt');
     writeFileSync(file, 'Dear reader, this is not YAML you can inject.\n');
-    const r = await run('kube-inject', '-f', file);
+    const r = await run('kube-inject', '--offline', '--proxy-image', 'registry.local/proxyv2:1', '-f', file);
     expect(r.code).to.equal(1);
     expect(r.out).to.equal('');
     expect(r.err).to.contain('document 1 at line 1 is not a Kubernetes object');
@@ -83,13 +83,13 @@ describe('cli: reading YAML input', function () {
     const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n${Array.from({ length: 60_000 }, (_, i) => `  k${i}: v${i}\n`).join('')}`;
     writeFileSync(big, text);
     const start = Date.now();
-    const r = await run('kube-inject', '-f', big);
+    const r = await run('kube-inject', '--offline', '--proxy-image', 'registry.local/proxyv2:1', '-f', big);
     expect(r.code, r.err).to.equal(0);
     expect(r.out).to.equal(text);
     expect(Date.now() - start).to.be.below(15_000); // quadratic before: about 45 s
     const dup = join(dir, 'dup.yaml');
     writeFileSync(dup, 'apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nmetadata: {name: b}\n');
-    const d = await run('kube-inject', '-f', dup);
+    const d = await run('kube-inject', '--offline', '--proxy-image', 'registry.local/proxyv2:1', '-f', dup);
     expect(d.code).to.equal(1);
     expect(d.err).to.contain('document 1: invalid YAML: duplicate key "metadata"');
   });

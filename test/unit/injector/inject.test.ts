@@ -318,6 +318,20 @@ describe('sidecar injector: configuration', function () {
     expect(cfg.templates['custom']?.spec).to.deep.equal({ containers: [{ name: 'istio-proxy', env: [{ name: 'GREETING', value: 'hello-world' }] }] });
   });
 
+  it('reads never/alwaysInjectSelector from our shape and from an IstioOperator\'s sidecarInjectorWebhook', function () {
+    const ours = parseInjectorConfigYaml('mesh: {neverInjectSelector: [{matchLabels: {app: batch}}], alwaysInjectSelector: [{matchExpressions: [{key: mesh, operator: Exists}]}]}');
+    expect(ours.mesh.neverInjectSelector).to.deep.equal([{ matchLabels: { app: 'batch' } }]);
+    expect(ours.mesh.alwaysInjectSelector).to.deep.equal([{ matchExpressions: [{ key: 'mesh', operator: 'Exists' }] }]);
+    const io = parseInjectorConfigYaml([
+      'kind: IstioOperator',
+      'spec:',
+      '  values:',
+      '    global: {proxy: {autoInject: disabled}}',
+      '    sidecarInjectorWebhook: {neverInjectSelector: [{matchLabels: {app: batch}}], alwaysInjectSelector: []}',
+    ].join('\n'));
+    expect(io.mesh).to.deep.equal({ autoInject: 'disabled', neverInjectSelector: [{ matchLabels: { app: 'batch' } }], alwaysInjectSelector: [] });
+  });
+
   const bad: Array<[string, string, string]> = [
     ['an unknown field', 'proxi: {}', 'proxi: unknown field'],
     ['an invalid quantity, with its path', 'proxy: {resources: {limits: {cpu: lots}}}', 'proxy.resources.limits.cpu: "lots"'],
@@ -325,6 +339,10 @@ describe('sidecar injector: configuration', function () {
     ['an unknown default template', 'defaultTemplates: [nope]', 'unknown template "nope"'],
     ['an invalid revision name', 'revision: Not_Valid', 'not a valid revision name'],
     ['a bad autoInject value', 'mesh: {autoInject: maybe}', 'mesh.autoInject'],
+    ['a neverInjectSelector istiod could not read', 'mesh: {neverInjectSelector: [{matchExpressions: [{key: app, operator: In}]}]}',
+      'mesh.neverInjectSelector[0]: matchExpressions[0]: operator In needs at least one value'],
+    ['a selector expression with no key', 'mesh: {neverInjectSelector: [{matchExpressions: [{operator: Exists}]}]}', 'matchExpressions[0]: key must be a string'],
+    ['an alwaysInjectSelector that is not a list', 'mesh: {alwaysInjectSelector: {matchLabels: {a: b}}}', 'mesh.alwaysInjectSelector: must be a list'],
     ['invalid YAML', 'proxy: [', 'not valid YAML'],
   ];
   for (const [what, yaml, says] of bad) {

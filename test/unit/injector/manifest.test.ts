@@ -157,7 +157,7 @@ describe('kube-inject: manifests', function () {
     ].join('');
     const r = kubeInjectManifest(text, config);
     expect(r.output).to.equal(text);
-    expect(r.skipped.map((s) => s.reason).join('\n')).to.contain('hostNetwork').and.contain('system namespace');
+    expect(r.skipped.map((s) => s.reason).join('\n')).to.contain('hostNetwork').and.contain('namespace kube-system is one istiod never injects');
   });
 
   it('reports invalid annotations as errors naming the workload and annotation', function () {

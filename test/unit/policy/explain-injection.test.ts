@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { explainInjection, formatExplanation, meshFromWebhooks } from '../../../src/policy/explain-injection.js';
+import { chartWebhooks } from '../../support/istio-chart.js';
 import { istioWebhookConfiguration } from '../../support/istio-webhooks.js';
 
 const pod = (labels: Record<string, string> = {}, annotations: Record<string, string> = {}) => ({ description: 'Deployment shop/web', labels, annotations });
@@ -38,11 +39,13 @@ describe('check-inject explanation', function () {
     expect(x?.summary).to.contain('injected by 2 webhooks').and.contain('depends on webhook order');
   });
 
-  it('does not flag upstream\'s own object./auto. overlap for an inject=true pod as a conflict', function () {
-    const withAuto = [istioWebhookConfiguration({ name: 'istio-sidecar-injector', revision: 'default', isDefault: true, enableNamespacesByDefault: true })];
-    const [x] = explainInjection({ namespace: { name: 'shop' }, pods: [pod({ 'sidecar.istio.io/inject': 'true' })], webhooks: withAuto });
-    expect(x?.injectors).to.have.length(2);
-    expect(x?.conflict).to.equal(false);
+  it('upstream\'s object. and auto. entries never both match: inject=true goes through object., an unlabelled pod through auto.', function () {
+    const chart = chartWebhooks('rev-1-31-tags-default-prod-auto.yaml');
+    const [optIn, plain] = explainInjection({ namespace: { name: 'shop' }, pods: [pod({ 'sidecar.istio.io/inject': 'true' }), pod()], webhooks: chart });
+    expect(optIn?.injectors.map((e) => `${e.configName}/${e.webhookName}`)).to.deep.equal(['istio-revision-tag-default/object.sidecar-injector.istio.io']);
+    expect(plain?.injectors.map((e) => `${e.configName}/${e.webhookName}`)).to.deep.equal(['istio-revision-tag-default/auto.sidecar-injector.istio.io']);
+    expect(optIn?.conflict).to.equal(false);
+    expect(plain?.summary).to.contain('injected by revision 1-31');
   });
 
   it('says when labels select a revision whose webhook configuration is missing', function () {

@@ -19,6 +19,7 @@ import {
   type ServingSettings,
 } from '../../../src/policy/routing.js';
 import { desiredWebhookConfiguration, resolveClaims, type ClaimDecision } from '../../../src/policy/webhooks.js';
+import { chartWebhooks } from '../../support/istio-chart.js';
 import { istioWebhookConfiguration } from '../../support/istio-webhooks.js';
 
 const NSI = 'istio-injection';
@@ -294,7 +295,29 @@ describe('routing: reading a webhook configuration', () => {
     });
     expect(readWebhookConfiguration(chart('istio-revision-tag-prod', '1-21', { tag: 'prod' }))).to.deep.include({ revision: '1-21', tagLabel: 'prod', managed: false });
     expect(readWebhookConfiguration(managed(mrev('1-22'), { holdsDefault: true, tags: ['canary', 'stable'] }))).to.deep.include({
-      revision: '1-22', managed: true, entryTags: ['canary', 'canary', 'stable', 'stable'], defaultEntries: { namespace: true, object: true },
+      revision: '1-22', managed: true, entryTags: ['default', 'default', 'canary', 'canary', 'stable', 'stable'], defaultEntries: { namespace: true, object: true },
     });
+  });
+});
+
+describe('routing: istio.io/rev=default is served by the default revision, as upstream\'s chart does', () => {
+  it('from a MeshRevision holding the default', () => {
+    const serving = servingFrom([{ revision: '1-20', servesRevision: true, holdsDefault: true, tags: [] }, { revision: '1-21', servesRevision: true, holdsDefault: false, tags: [] }]);
+    expect(resolveValue(serving, 'default')).to.deep.equal({ revision: '1-20', tag: 'default', source: 'claim' });
+  });
+
+  it('from the chart\'s istio-revision-tag-default, naming it', () => {
+    const serving = servingFrom([], chartWebhooks('rev-1-31-tags-default-prod.yaml'));
+    expect(resolveValue(serving, 'default')).to.deep.equal({ revision: '1-31', tag: 'default', source: 'webhook', configuration: 'istio-revision-tag-default' });
+    expect(serving.defaultRevision).to.equal('1-31');
+  });
+
+  it('a MeshRevision holding the default wins over a chart default tag', () => {
+    const serving = servingFrom([{ revision: '1-20', servesRevision: true, holdsDefault: true, tags: [] }], chartWebhooks('rev-1-31-tags-default-prod.yaml'));
+    expect(resolveValue(serving, 'default')?.revision).to.equal('1-20');
+  });
+
+  it('serves nothing when no revision holds the default', () => {
+    expect(resolveValue(servingFrom([{ revision: '1-21', servesRevision: true, holdsDefault: false, tags: [] }]), 'default')).to.equal(undefined);
   });
 });

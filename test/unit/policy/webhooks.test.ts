@@ -10,6 +10,8 @@ import {
   type ClaimDecision,
 } from '../../../src/policy/webhooks.js';
 import { matchingWebhooks } from '../../../src/policy/selectors.js';
+import { chartWebhook, chartWebhooks } from '../../support/istio-chart.js';
+import { istioWebhookConfiguration } from '../../support/istio-webhooks.js';
 
 interface MakeOpts {
   created?: string;
@@ -86,6 +88,16 @@ describe('desiredWebhookConfiguration', () => {
         namespaceSelector: { matchExpressions: [{ key: 'istio-injection', operator: 'DoesNotExist' }, { key: 'istio.io/rev', operator: 'DoesNotExist' }] },
         objectSelector: { matchExpressions: [{ key: 'sidecar.istio.io/inject', operator: 'In', values: ['true'] }, { key: 'istio.io/rev', operator: 'DoesNotExist' }] },
       },
+      {
+        entry: 'default.rev.namespace.sidecar-injector.istio.io',
+        namespaceSelector: { matchExpressions: [{ key: 'istio.io/rev', operator: 'In', values: ['default'] }, { key: 'istio-injection', operator: 'DoesNotExist' }] },
+        objectSelector: { matchExpressions: [notFalse] },
+      },
+      {
+        entry: 'default.rev.object.sidecar-injector.istio.io',
+        namespaceSelector: { matchExpressions: [{ key: 'istio.io/rev', operator: 'DoesNotExist' }, { key: 'istio-injection', operator: 'DoesNotExist' }] },
+        objectSelector: { matchExpressions: [notFalse, { key: 'istio.io/rev', operator: 'In', values: ['default'] }] },
+      },
     ];
     for (const row of table) {
       it(`${row.entry} has upstream's namespaceSelector and objectSelector`, () => {
@@ -95,7 +107,7 @@ describe('desiredWebhookConfiguration', () => {
       });
     }
 
-    it('produces exactly those six entries for a default revision with one tag', () => {
+    it('produces exactly those eight entries for a default revision with one tag (the default also serves istio.io/rev=default)', () => {
       expect(cfg.webhooks!.map((w) => w.name).sort()).to.deep.equal(table.map((r) => r.entry).sort());
     });
   });
@@ -257,7 +269,7 @@ describe('describeEntry', () => {
     ['object.sidecar-injector.istio.io', { kind: 'default', selects: 'object' }],
     ['canary.rev.namespace.sidecar-injector.istio.io', { kind: 'tag', selects: 'namespace', tag: 'canary' }],
     ['prod-1.rev.object.sidecar-injector.istio.io', { kind: 'tag', selects: 'object', tag: 'prod-1' }],
-    ['auto.sidecar-injector.istio.io', undefined],
+    ['auto.sidecar-injector.istio.io', { kind: 'default', selects: 'namespace' }],
     ['a.b.rev.object.sidecar-injector.istio.io', undefined],
     ['validation.istio.io', undefined],
   ];
@@ -412,6 +424,72 @@ describe('resolveClaims', () => {
   });
 });
 
+describe('desiredWebhookConfiguration against Istio\'s own chart render (test/fixtures/istio-chart)', () => {
+  // The chart puts the revision's entries in istio-sidecar-injector-1-31 and
+  // each tag's (default included: namespace., object., auto.) in
+  // istio-revision-tag-<tag>; meshrev puts them all in one MWC, the tags'
+  // `rev.` entries renamed `<tag>.rev.`. Entry by entry, everything the API
+  // server reads must be the same.
+  const url = 'https://127.0.0.1:9443/inject';
+  const counterpart: Record<string, [string, string]> = {
+    'rev.namespace.sidecar-injector.istio.io': ['istio-sidecar-injector-1-31', 'rev.namespace.sidecar-injector.istio.io'],
+    'rev.object.sidecar-injector.istio.io': ['istio-sidecar-injector-1-31', 'rev.object.sidecar-injector.istio.io'],
+    'namespace.sidecar-injector.istio.io': ['istio-revision-tag-default', 'namespace.sidecar-injector.istio.io'],
+    'object.sidecar-injector.istio.io': ['istio-revision-tag-default', 'object.sidecar-injector.istio.io'],
+    'auto.sidecar-injector.istio.io': ['istio-revision-tag-default', 'auto.sidecar-injector.istio.io'],
+    'default.rev.namespace.sidecar-injector.istio.io': ['istio-revision-tag-default', 'rev.namespace.sidecar-injector.istio.io'],
+    'default.rev.object.sidecar-injector.istio.io': ['istio-revision-tag-default', 'rev.object.sidecar-injector.istio.io'],
+    'prod.rev.namespace.sidecar-injector.istio.io': ['istio-revision-tag-prod', 'rev.namespace.sidecar-injector.istio.io'],
+    'prod.rev.object.sidecar-injector.istio.io': ['istio-revision-tag-prod', 'rev.object.sidecar-injector.istio.io'],
+  };
+  for (const auto of [false, true]) {
+    const fixture = auto ? 'rev-1-31-tags-default-prod-auto.yaml' : 'rev-1-31-tags-default-prod.yaml';
+    describe(`${fixture} (enableNamespacesByDefault ${auto})`, () => {
+      const m = mrev('1-31', { default: true, tags: ['prod'], injector: { url }, ...(auto ? { enableNamespacesByDefault: true } : {}) });
+      const ours = mwc(m, { holdsDefault: true, tags: ['prod'] });
+      const chart = chartWebhooks(fixture);
+
+      it('has one entry for every entry the chart renders, and no other', () => {
+        const chartEntries = chart.flatMap((c) => (c.webhooks ?? []).map((w) => `${c.metadata?.name}/${w.name}`)).sort();
+        const mapped = (ours.webhooks ?? []).map((w) => counterpart[w.name]?.join('/') ?? `unmapped ${w.name}`).sort();
+        expect(mapped).to.deep.equal(chartEntries);
+        expect(mapped).to.have.length(auto ? 9 : 8);
+      });
+
+      for (const [name, [cfgName, entryName]] of Object.entries(counterpart)) {
+        if (name.startsWith('auto.') && !auto) continue;
+        it(`${name} equals the chart's ${cfgName}/${entryName} selector by selector`, () => {
+          const theirs = entryNamed(chartWebhook(fixture, cfgName), entryName);
+          const mine = entryNamed(ours, name);
+          expect(mine.namespaceSelector, 'namespaceSelector').to.deep.equal(theirs.namespaceSelector);
+          expect(mine.objectSelector, 'objectSelector').to.deep.equal(theirs.objectSelector);
+          expect(mine.rules, 'rules').to.deep.equal(theirs.rules);
+          expect(mine.clientConfig, 'clientConfig').to.deep.equal(theirs.clientConfig);
+          for (const k of ['sideEffects', 'admissionReviewVersions', 'failurePolicy'] as const) expect(mine[k], k).to.deep.equal(theirs[k]);
+          // Fields the chart sets to the API server's defaults and meshrev leaves to them (or the reverse).
+          expect(theirs.reinvocationPolicy).to.equal('Never');
+          expect(mine.reinvocationPolicy).to.equal(undefined);
+          expect(theirs.timeoutSeconds).to.equal(undefined);
+          expect(mine.timeoutSeconds).to.equal(10);
+        });
+      }
+    });
+  }
+
+  it('test/support/istio-webhooks.ts builds the chart\'s selectors too (the e2e tests rely on it)', () => {
+    const chart = chartWebhooks('rev-1-31-tags-default-prod-auto.yaml');
+    const built = [
+      istioWebhookConfiguration({ name: 'istio-sidecar-injector-1-31', revision: '1-31', url }),
+      istioWebhookConfiguration({ name: 'istio-revision-tag-default', revision: '1-31', tag: 'default', isDefault: true, enableNamespacesByDefault: true, url }),
+      istioWebhookConfiguration({ name: 'istio-revision-tag-prod', revision: '1-31', tag: 'prod', url }),
+    ];
+    const selectors = (cs: V1MutatingWebhookConfiguration[]) =>
+      cs.flatMap((c) => (c.webhooks ?? []).map((w) => ({ at: `${c.metadata?.name}/${w.name}`, ns: w.namespaceSelector, obj: w.objectSelector })))
+        .sort((a, b) => a.at.localeCompare(b.at));
+    expect(selectors(built)).to.deep.equal(selectors(chart));
+  });
+});
+
 describe('foreignWebhookConflicts', () => {
   const foreign = (name: string, labels: Record<string, string>): V1MutatingWebhookConfiguration => ({ metadata: { name, labels }, webhooks: [] });
   const m = mrev('1-20', { default: true, tags: ['stable'] });
@@ -428,6 +506,40 @@ describe('foreignWebhookConflicts', () => {
       foreign('istio-revision-tag-default', { 'istio.io/tag': 'default', 'istio.io/rev': '1-19' }),
     ]);
     expect(got.map((c) => c.name)).to.deep.equal(['istio-revision-tag-default', 'istio-revision-tag-stable']);
+  });
+
+  it('reports the non-revisioned chart install (istio-sidecar-injector) next to the default revision, by what its entries select', () => {
+    const leftover = chartWebhook('no-revision.yaml', 'istio-sidecar-injector');
+    expect(leftover.metadata?.labels?.['istio.io/rev']).to.equal('default');
+    const got = foreignWebhookConflicts(d, [leftover]);
+    expect(got).to.have.length(1);
+    expect(got[0]!.name).to.equal('istio-sidecar-injector');
+    expect(got[0]!.why).to.equal(
+      'its entries also inject istio.io/rev=default namespaces, istio.io/rev=default pods, istio-injection=enabled namespaces, sidecar.istio.io/inject=true pods');
+  });
+
+  it('reports a leftover injector with no labels at all when its entries select pods this revision serves', () => {
+    const bare = chartWebhook('rev-1-30.yaml', 'istio-sidecar-injector-1-30');
+    const unlabelled: V1MutatingWebhookConfiguration = { ...bare, metadata: { name: 'old-injector' } };
+    const m30 = mrev('1-30');
+    expect(foreignWebhookConflicts(decision(m30), [unlabelled])).to.deep.equal([
+      { name: 'old-injector', why: 'its entries also inject istio.io/rev=1-30 namespaces, istio.io/rev=1-30 pods' },
+    ]);
+    // The same entries select nothing revision 1-20 serves.
+    expect(foreignWebhookConflicts(d, [unlabelled])).to.deep.equal([]);
+  });
+
+  it('does not count the non-revisioned install against a revision that does not hold the default', () => {
+    expect(foreignWebhookConflicts(decision(mrev('1-21')), chartWebhooks('no-revision.yaml'))).to.deep.equal([]);
+  });
+
+  it('ignores admission webhooks that are not sidecar injectors, however broad their selectors', () => {
+    const policy: V1MutatingWebhookConfiguration = {
+      metadata: { name: 'some-policy' },
+      webhooks: [{ name: 'mutate.policy.example.com', clientConfig: { url: 'https://x' }, sideEffects: 'None', admissionReviewVersions: ['v1'],
+        rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['pods'] }] }],
+    };
+    expect(foreignWebhookConflicts(d, [policy])).to.deep.equal([]);
   });
 
   it('ignores meshrev\'s own MWCs, other revisions, and upstream tags it does not serve', () => {

@@ -15,6 +15,7 @@ interface Fixture {
     revision?: unknown;
     revison?: unknown;
     default?: unknown;
+    enableNamespacesByDefault?: unknown;
     tags?: unknown;
     migration?: unknown;
     healthChecks?: unknown;
@@ -51,6 +52,12 @@ describe('validateMeshRevision', () => {
     expect(validateMeshRevision(o)).to.deep.equal([]);
   });
 
+  it('accepts enableNamespacesByDefault on the default revision', () => {
+    const o: Obj = valid();
+    Object.assign(o.spec!, { default: true, enableNamespacesByDefault: true });
+    expect(validateMeshRevision(o)).to.deep.equal([]);
+  });
+
   it('accepts every sample in config/samples', () => {
     const dir = repoPath('config/samples');
     const files = readdirSync(dir).filter((f) => f.startsWith('meshrevision-') && f.endsWith('.yaml'));
@@ -68,6 +75,9 @@ describe('validateMeshRevision', () => {
     { name: 'revision ending in a dash', mutate: (o) => (o.spec!.revision = '1-21-'), field: 'spec.revision', says: ['ending with a letter or digit'] },
     { name: 'revision of 64 characters', mutate: (o) => (o.spec!.revision = 'a'.repeat(64)), field: 'spec.revision', says: ['64 characters', 'at most 63'] },
     { name: 'default given as a string', mutate: (o) => (o.spec!.default = 'yes'), field: 'spec.default', says: ['true or false'] },
+    { name: 'enableNamespacesByDefault given as a string', mutate: (o) => (o.spec!.enableNamespacesByDefault = 'true'), field: 'spec.enableNamespacesByDefault', says: ['true or false'] },
+    { name: 'enableNamespacesByDefault without spec.default', mutate: (o) => (o.spec!.enableNamespacesByDefault = true), field: 'spec.enableNamespacesByDefault',
+      says: ['needs spec.default: true', 'or remove it'] },
     { name: 'tags not a list', mutate: (o) => (o.spec!.tags = 'canary'), field: 'spec.tags', says: ['list'] },
     { name: 'tag with an underscore', mutate: (o) => (o.spec!.tags = ['my_tag']), field: 'spec.tags[0]', says: ['"my_tag"', 'lower-case'] },
     { name: 'duplicate tag', mutate: (o) => (o.spec!.tags = ['canary', 'canary']), field: 'spec.tags[1]', says: ['listed twice'] },
