@@ -31,7 +31,7 @@ export interface MeshViewRequest {
 }
 
 /** A read that failed, said for a person: what was read, the API server's answer, and what to check. */
-class MeshViewError extends Error {
+export class MeshViewError extends Error {
   /** What kind of failure it was (notFound, forbidden, transient...). */
   readonly kind: KubeErrorKind;
 
