@@ -356,14 +356,21 @@ function migrationRows(meshRevisions: readonly MeshRevision[], program: string |
 }
 
 /**
- * When `status --watch` ends: once no migration is running (none at all
- * included), with exit code 1 if one failed — as `kubectl rollout status`
- * ends with a finished rollout and fails with a stalled one. Undefined while
- * one is still running (paused, awaiting promotion and suspended included).
+ * When `status --watch` ends: once the migrations it saw running (`seen`, the
+ * MeshRevisions' names; this report's running ones included) have all ended,
+ * with exit code 1 if one of them failed — as `kubectl rollout status` ends
+ * with a finished rollout and fails with a stalled one. Undefined while one
+ * runs (paused, awaiting promotion and suspended included) and while none was
+ * seen running: started before `kubectl apply`, it waits for the migration.
  */
-export function watchExitCode(report: StatusReport): 0 | 1 | undefined {
-  if (report.migrations.some((m) => m.outcome === 'running')) return undefined;
-  return report.migrations.some((m) => m.outcome === 'failed') ? 1 : 0;
+export function watchExitCode(report: StatusReport, seen: ReadonlySet<string>): 0 | 1 | undefined {
+  if (seen.size === 0 || report.migrations.some((m) => m.outcome === 'running')) return undefined;
+  return report.migrations.some((m) => seen.has(m.meshRevision) && m.outcome === 'failed') ? 1 : 0;
+}
+
+/** The migrations running in `report`, by MeshRevision name. */
+export function runningMigrations(report: StatusReport): string[] {
+  return report.migrations.filter((m) => m.outcome === 'running').map((m) => m.meshRevision);
 }
 
 /** Builds the report. Deterministic: every list is sorted (revisions: MeshRevisions by name, then the others by revision). */

@@ -2,8 +2,8 @@
 // revision vs the revisions their pods run) and the migrations with what to
 // do next. Once (a few LISTs), or with --watch from informers' caches —
 // after their first LIST, only watch events, no polling — redrawn on change
-// until no migration is running (as `kubectl rollout status` waits for a
-// rollout), or until Ctrl-C with --keep-watching.
+// until the migrations it saw running have ended (as `kubectl rollout
+// status` waits for a rollout), or until Ctrl-C with --keep-watching.
 import { Option, type Command } from 'commander';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { WatchedMeshView } from '../../kube/mesh-watch.js';
@@ -11,7 +11,7 @@ import { parsePause } from '../../policy/migration.js';
 import { CliError, formatError } from '../errors.js';
 import { outputOf } from '../io.js';
 import { OUTPUT_HELP, parseOutputFormat, renderData, type OutputFormat } from '../output.js';
-import { buildStatusReport, formatStatusText, watchExitCode, type StatusInput, type StatusReport } from '../status-view.js';
+import { buildStatusReport, formatStatusText, runningMigrations, watchExitCode, type StatusInput, type StatusReport } from '../status-view.js';
 
 interface Options {
   kubeconfig?: string;
@@ -143,9 +143,9 @@ function statusInput(view: WatchedMeshView, namespace: string | undefined, progr
   return { ...view, ...(namespace !== undefined ? { namespace } : {}), program };
 }
 
-/** What --watch prints when it ends because a migration failed (the frame above shows which and what to do). */
-function failedWatchError(report: StatusReport): CliError {
-  const failed = report.migrations.filter((m) => m.outcome === 'failed').map((m) => `${m.meshRevision} (${m.phase ?? 'Failed'})`);
+/** What --watch prints when it ends because a migration it watched failed (the frame above says what to do). */
+function failedWatchError(report: StatusReport, seen: ReadonlySet<string>): CliError {
+  const failed = report.migrations.filter((m) => seen.has(m.meshRevision) && m.outcome === 'failed').map((m) => `${m.meshRevision} (${m.phase ?? 'Failed'})`);
   return new CliError(`migration ${failed.join(', ')} failed`, 1);
 }
 
@@ -165,14 +165,16 @@ async function watchStatus(w: WatchCommand): Promise<void> {
   let notify: () => void = () => undefined;
   const watch = await startMeshWatch(w.kc, { ...(w.opts.namespace !== undefined ? { namespace: w.opts.namespace } : {}), onChange: () => notify() });
   let lastReport: StatusReport | undefined;
+  const seen = new Set<string>();
   const frame = (): WatchFrame => {
     const report = buildStatusReport(statusInput(watch.view(), w.opts.namespace, w.program));
     lastReport = report;
+    for (const name of runningMigrations(report)) seen.add(name);
     const problem = watch.problem();
     const text = w.format === 'text' ? formatStatusText(report) : renderData(report, w.format, true);
     // Said in text frames only: JSON and YAML frames keep the report's schema.
     const warn = problem !== undefined && w.format === 'text' ? `\nwatch interrupted, retrying (showing what was last seen): ${problem}\n` : '';
-    const exitCode = w.opts.keepWatching ? undefined : watchExitCode(report);
+    const exitCode = w.opts.keepWatching ? undefined : watchExitCode(report, seen);
     return { text: text + warn, ...(exitCode !== undefined ? { exitCode } : {}) };
   };
   const abort = new AbortController();
@@ -192,7 +194,7 @@ async function watchStatus(w: WatchCommand): Promise<void> {
       ...(w.maxIterations !== undefined ? { maxIterations: w.maxIterations } : {}),
       header: () => `${w.program} status --watch    ${new Date().toISOString()}    (redrawn on change; Ctrl-C to stop)`,
     });
-    if (result.exitCode !== 0 && lastReport) throw failedWatchError(lastReport);
+    if (result.exitCode !== 0 && lastReport) throw failedWatchError(lastReport, seen);
   } finally {
     process.removeListener('SIGINT', onSigint);
     await watch.stop();
@@ -207,7 +209,7 @@ export function register(program: Command): void {
     .option('--context <context>', 'kubeconfig context to use')
     .option('-n, --namespace <namespace>', 'show only this namespace (and read only its pods)')
     .option('-o, --output <format>', OUTPUT_HELP, 'text')
-    .option('-w, --watch', 'watch: redraw on every change until no migration is running (exit 0; 1 if one failed)')
+    .option('-w, --watch', 'redraw on every change until the migrations seen running have ended (exit 0; 1 if one failed)')
     .option('--keep-watching', 'with --watch: keep watching after the migrations end, until Ctrl-C')
     .option('--interval <duration>', 'with --watch: at most one redraw per interval', '1s')
     // For tests and scripts: stop --watch after this many frames.

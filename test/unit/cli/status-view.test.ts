@@ -16,6 +16,7 @@ import {
   formatStatusText,
   formatTable,
   progressBar,
+  runningMigrations,
   watchExitCode,
   type NamespaceRow,
   type StatusInput,
@@ -339,15 +340,20 @@ describe('cli: meshrev status view', function () {
       expect(formatStatusText(report)).to.contain(`\nnext: ${report.migrations[0]?.hint}\n`);
     });
 
-    it('ends --watch once no migration runs: 0, or 1 when one failed; never while one runs', function () {
+    it('ends --watch once the migrations seen running have ended: 0, or 1 when one of them failed', function () {
       const report = (...sts: MigrationStatus[]) => buildStatusReport({ meshRevisions: sts.map((st, i) => ({ ...at(st), metadata: { name: `m${i}`, generation: 3 } })), namespaces: [], pods: [] });
-      expect(watchExitCode(report())).to.equal(0);
-      expect(watchExitCode(report({ phase: 'Succeeded' }))).to.equal(0);
-      expect(watchExitCode(report({ phase: 'RolledBack', rollbackRequested: true }))).to.equal(0);
-      expect(watchExitCode(report({ phase: 'Succeeded' }, { phase: 'Failed' }))).to.equal(1);
-      expect(watchExitCode(report({ phase: 'RolledBack', rollbackRequested: false }))).to.equal(1);
-      expect(watchExitCode(report({ phase: 'Failed' }, { phase: 'AwaitingPromotion' }))).to.equal(undefined);
-      expect(watchExitCode(report({ phase: 'Suspended' }))).to.equal(undefined);
+      const seen = (...names: string[]) => new Set(names);
+      expect(watchExitCode(report(), seen()), 'nothing seen running yet: waits for a migration').to.equal(undefined);
+      expect(watchExitCode(report({ phase: 'Succeeded' }), seen()), 'only finished ones: still waits').to.equal(undefined);
+      expect(watchExitCode(report({ phase: 'Succeeded' }), seen('m0'))).to.equal(0);
+      expect(watchExitCode(report({ phase: 'RolledBack', rollbackRequested: true }), seen('m0'))).to.equal(0);
+      expect(watchExitCode(report({ phase: 'Succeeded' }, { phase: 'Failed' }), seen('m0')), 'an old failure it did not watch').to.equal(0);
+      expect(watchExitCode(report({ phase: 'Succeeded' }, { phase: 'Failed' }), seen('m0', 'm1'))).to.equal(1);
+      expect(watchExitCode(report({ phase: 'RolledBack', rollbackRequested: false }), seen('m0'))).to.equal(1);
+      expect(watchExitCode(report(), seen('m0')), 'the MeshRevision it watched is gone').to.equal(0);
+      expect(watchExitCode(report({ phase: 'Failed' }, { phase: 'AwaitingPromotion' }), seen('m0', 'm1'))).to.equal(undefined);
+      expect(watchExitCode(report({ phase: 'Suspended' }), seen('m0'))).to.equal(undefined);
+      expect(runningMigrations(report({ phase: 'Succeeded' }, { phase: 'Suspended' }, { phase: 'Progressing' }))).to.deep.equal(['m1', 'm2']);
     });
 
     it('shows a migration that has no status yet as pending with zero counts', function () {
