@@ -14,7 +14,7 @@ import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type MeshRevision, type Mesh
 import { main } from '../../src/cli/main.js';
 import type { PlanJson } from '../../src/cli/plan-view.js';
 import type { NamespaceRow, StatusReport } from '../../src/cli/status-view.js';
-import { clients, createNamespace, deleteNamespaceQuietly, E2E_KUBECONFIG_ENV, eventually, isPodReady, uniqueName, type Clients } from '../support/kube.js';
+import { clients, createNamespace, deleteNamespaceQuietly, E2E_KUBECONFIG_ENV, eventually, isPodReady, kubectl, uniqueName, type Clients } from '../support/kube.js';
 import { installOperatorManifests } from '../support/operator.js';
 
 async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -282,6 +282,15 @@ describe('cli: meshrev status and plan on a cluster', function () {
       expect(r.out).to.contain(`MeshRevision ${newRev}: move 2 namespaces to revision ${newRev} in 2 steps`);
       expect(r.out).to.contain(`Step 1: 1 namespace (1/2 in all), then soak 1m\n  ${nsA}  from default\n    restart Deployment/web\n`);
       expect(r.out).to.match(new RegExp(`\\n {2}${nsC}\\s+istio-injection=disabled\\n`));
+    });
+
+    it('plans the same offline from a kubectl snapshot of the cluster (--namespaces-from) as live', async function () {
+      const snapshot = join(dir, 'snapshot.yaml');
+      writeFileSync(snapshot, await kubectl(['get', 'namespaces,deployments,statefulsets,daemonsets,pods,meshrevisions,mutatingwebhookconfigurations', '-A', '-o', 'yaml']));
+      const live = await run('plan', '-f', file, '--kubeconfig', kubeconfig, '-o', 'json');
+      const offline = await run('plan', '-f', file, '--namespaces-from', snapshot, '-o', 'json');
+      expect(offline.code, offline.err).to.equal(0);
+      expect(JSON.parse(offline.out)).to.deep.equal(JSON.parse(live.out));
     });
 
     it('stops at a validation error with exit code 2, naming the field', async function () {
