@@ -12,7 +12,17 @@ import {
   LABEL_SIDECAR_INJECT,
 } from '../api/labels.js';
 import { CONDITION_READY, CRD_NAME, inUseSummary, type MeshRevision } from '../api/meshrevision.js';
-import { NS_ROLLED_BACK, NS_ROLLING_BACK, type MigrationCounts } from '../api/migration.js';
+import {
+  MIGRATION_PHASE_AWAITING_PROMOTION,
+  MIGRATION_PHASE_FAILED,
+  MIGRATION_PHASE_ROLLED_BACK,
+  MIGRATION_PHASE_SUCCEEDED,
+  MIGRATION_PHASE_SUSPENDED,
+  NS_ROLLED_BACK,
+  NS_ROLLING_BACK,
+  rollbackWasRequested,
+  type MigrationCounts,
+} from '../api/migration.js';
 import { findCondition } from '../policy/conditions.js';
 import { readOrigin } from '../policy/migration.js';
 import { isLivePod } from '../policy/pods.js';
@@ -44,6 +54,8 @@ export interface StatusInput {
   webhooks?: readonly V1MutatingWebhookConfiguration[];
   /** Only this namespace in the namespaces part (-n). */
   namespace?: string;
+  /** How the hints name the program: "meshrev" (default) or "kubectl meshrev". */
+  program?: string;
 }
 
 export interface ReadyState {
@@ -109,7 +121,18 @@ export interface MigrationRow {
   /** "[#####---------------] 3/12" (migrated of eligible). */
   progress: string;
   rollbackReason?: string;
+  /**
+   * Where the migration stands for `status --watch`, which ends once none is
+   * `running`: `succeeded`, `rolledBack` (a rollback someone asked for, done)
+   * and `failed` (Failed, or rolled back after a failed gate) are final until
+   * the spec changes; a status older than the spec is `running`.
+   */
+  outcome: MigrationOutcome;
+  /** What to do next, a command to run, when the migration waits for a person; else null. */
+  hint: string | null;
 }
+
+export type MigrationOutcome = 'running' | 'succeeded' | 'rolledBack' | 'failed';
 
 export interface StatusReport {
   crdInstalled: boolean;
@@ -275,7 +298,41 @@ function namespaceRows(input: StatusInput, pods: readonly V1Pod[], resolve: Revi
   return rows.sort((a, b) => byString(a.name, b.name));
 }
 
-function migrationRows(meshRevisions: readonly MeshRevision[]): MigrationRow[] {
+/** The outcome of a migration's status (see MigrationRow.outcome). */
+export function migrationOutcome(m: MeshRevision): MigrationOutcome {
+  const st = m.status?.migration;
+  // A status written for an older spec says nothing about the new one (a retry, a promotion, a rollback request).
+  if (!st || m.status?.observedGeneration !== m.metadata.generation) return 'running';
+  if (st.phase === MIGRATION_PHASE_SUCCEEDED) return 'succeeded';
+  if (st.phase === MIGRATION_PHASE_FAILED) return 'failed';
+  if (st.phase === MIGRATION_PHASE_ROLLED_BACK) return rollbackWasRequested(st) ? 'rolledBack' : 'failed';
+  return 'running';
+}
+
+/** The next thing a person can do, as a command (program: "meshrev" or "kubectl meshrev"); null while nothing waits for one. */
+export function migrationHint(m: MeshRevision, program = 'meshrev'): string | null {
+  const st = m.status?.migration;
+  const name = m.metadata.name ?? '';
+  const run = (verb: string) => `"${program} ${verb} ${name}"`;
+  const outcome = migrationOutcome(m);
+  if (outcome === 'failed') {
+    return `${name} failed and stays stopped: see why with "kubectl describe meshrevision ${name}", fix the cause, ` +
+      `then run ${run('retry')} to migrate again${st?.phase === MIGRATION_PHASE_FAILED ? `, or ${run('rollback')} to return every namespace` : ''}`;
+  }
+  if (outcome === 'rolledBack') return `${name} is rolled back as asked; ${run('retry')} migrates again`;
+  if (outcome !== 'running' || m.status?.observedGeneration !== m.metadata.generation) return null;
+  if (st?.phase === MIGRATION_PHASE_AWAITING_PROMOTION) {
+    const step = st.currentStep ?? 0;
+    const steps = st.steps?.length ?? 0;
+    return `${name} finished step ${step} of ${steps} and awaits promotion: run ${run('promote')} to start step ${step + 1}, or ${run('rollback')}`;
+  }
+  if (st?.phase === MIGRATION_PHASE_SUSPENDED) {
+    return `${name} is paused (spec.migration.paused): run ${run('resume')} to go on, or ${run('rollback')}`;
+  }
+  return null;
+}
+
+function migrationRows(meshRevisions: readonly MeshRevision[], program: string | undefined): MigrationRow[] {
   const rows: MigrationRow[] = [];
   for (const m of meshRevisions) {
     const st = m.status?.migration;
@@ -291,9 +348,29 @@ function migrationRows(meshRevisions: readonly MeshRevision[]): MigrationRow[] {
       counts,
       progress: progressBar(counts.migrated, counts.eligible),
       ...(st?.rollbackReason !== undefined ? { rollbackReason: st.rollbackReason } : {}),
+      outcome: migrationOutcome(m),
+      hint: migrationHint(m, program),
     });
   }
   return rows;
+}
+
+/**
+ * When `status --watch` ends: once the migrations it saw running (`seen`, the
+ * MeshRevisions' names; this report's running ones included) have all ended,
+ * with exit code 1 if one of them failed — as `kubectl rollout status` ends
+ * with a finished rollout and fails with a stalled one. Undefined while one
+ * runs (paused, awaiting promotion and suspended included) and while none was
+ * seen running: started before `kubectl apply`, it waits for the migration.
+ */
+export function watchExitCode(report: StatusReport, seen: ReadonlySet<string>): 0 | 1 | undefined {
+  if (seen.size === 0 || report.migrations.some((m) => m.outcome === 'running')) return undefined;
+  return report.migrations.some((m) => seen.has(m.meshRevision) && m.outcome === 'failed') ? 1 : 0;
+}
+
+/** The migrations running in `report`, by MeshRevision name. */
+export function runningMigrations(report: StatusReport): string[] {
+  return report.migrations.filter((m) => m.outcome === 'running').map((m) => m.meshRevision);
 }
 
 /** Builds the report. Deterministic: every list is sorted (revisions: MeshRevisions by name, then the others by revision). */
@@ -306,7 +383,7 @@ export function buildStatusReport(input: StatusInput): StatusReport {
     crdInstalled: input.crdInstalled ?? true,
     revisions: revisionRows(sorted, pods),
     namespaces: namespaceRows(sorted, pods, resolve),
-    migrations: migrationRows(meshRevisions),
+    migrations: migrationRows(meshRevisions, input.program),
   };
 }
 
@@ -382,13 +459,14 @@ export function formatStatusText(report: StatusReport): string {
     ));
   if (report.migrations.length > 0) {
     const reasons = report.migrations.filter((m) => m.rollbackReason).map((m) => `${m.meshRevision}: rollback reason: ${m.rollbackReason}\n`);
+    const hints = report.migrations.filter((m) => m.hint !== null).map((m) => `next: ${m.hint}\n`);
     parts.push(formatTable(
       ['MIGRATION', 'REVISION', 'FROM', 'PROGRESS', 'IN PROGRESS', 'FAILED', 'PHASE', 'STEP'],
       report.migrations.map((m) => [
         m.meshRevision, m.revision, m.from.length ? m.from.join(',') : '-', m.progress,
         String(m.counts.inProgress), String(m.counts.failed), dash(m.phase), stepText(m),
       ]),
-    ) + reasons.join(''));
+    ) + reasons.join('') + hints.join(''));
   }
   return parts.join('\n');
 }

@@ -403,6 +403,9 @@ export class Informer<T extends k8s.KubernetesObject> implements Store<T> {
     try {
       // Bookmarks keep the resourceVersion of a quiet resource fresh, so a reconnect rarely needs a relist.
       this.currentWatch = await this.innerWatch.watch(path, { ...query, allowWatchBookmarks: true }, forward, done);
+      // A stop() while the watch was being opened had nothing to abort yet: without this the stream
+      // (and its socket, keeping a CLI process alive) would stay open until the server or the inactivity timeout ends it.
+      if (this.stopped) this.currentWatch.abort();
       return this.currentWatch;
     } catch (err) {
       // e.g. credentials could not be loaded: report it the way a failed request is.

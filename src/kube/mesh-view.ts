@@ -31,14 +31,14 @@ export interface MeshViewRequest {
 }
 
 /** A read that failed, said for a person: what was read, the API server's answer, and what to check. */
-class MeshViewError extends Error {
+export class MeshViewError extends Error {
   /** What kind of failure it was (notFound, forbidden, transient...). */
   readonly kind: KubeErrorKind;
 
   constructor(what: string, err: unknown) {
     const info = classifyError(err);
     const hint = info.kind === 'forbidden' || info.kind === 'unauthorized'
-      ? ' (your credentials may not list it: status and plan need list on meshrevisions, namespaces, pods, deployments, statefulsets, daemonsets and mutatingwebhookconfigurations)'
+      ? ' (your credentials may not list it: status and plan need list (status --watch also watch) on meshrevisions, namespaces, pods, deployments, statefulsets, daemonsets and mutatingwebhookconfigurations)'
       : info.transient ? ' (is the cluster reachable? check --kubeconfig / --context)' : '';
     // undici's "fetch failed" hides why (refused, bad TLS, DNS) in its cause.
     const cause = info.kind === 'unknown' && err instanceof Error && err.cause instanceof Error && !apiErrorMessage(err).includes(err.cause.message) ? ` (${err.cause.message})` : '';

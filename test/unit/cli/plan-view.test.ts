@@ -8,7 +8,9 @@ import type { MeshRevision } from '../../../src/api/meshrevision.js';
 import { readMeshRevisionFile } from '../../../src/cli/commands/plan.js';
 import { CliError } from '../../../src/cli/errors.js';
 import { main } from '../../../src/cli/main.js';
-import { buildPlan, formatPlanText, planJson, type PlanInput } from '../../../src/cli/plan-view.js';
+import { buildPlan, formatPlanText, planJson, type PlanInput, type PlanJson } from '../../../src/cli/plan-view.js';
+import { readSnapshot, snapshotNote } from '../../../src/cli/snapshot.js';
+import { repoPath } from '../../support/repo.js';
 import type { Workload } from '../../../src/api/workload.js';
 
 // ---------------------------------------------------------------------------
@@ -318,6 +320,111 @@ describe('cli: meshrev plan view', function () {
       const r = await run('plan', '-f', join(dir, 'nope.yaml'));
       expect(r.code).to.equal(1);
       expect(r.err).to.contain('nope.yaml: no such file or directory');
+    });
+  });
+
+  describe('offline: --namespaces-from a snapshot of the cluster', function () {
+    // `kubectl get namespaces,deployments,statefulsets,daemonsets,pods,meshrevisions,mutatingwebhookconfigurations -A -o yaml`
+    // of a local cluster: shop (istio-injection=enabled: web, and batch opted out), cart (istio.io/rev=stable: StatefulSet db
+    // and a bare pod), legacy (disabled), and MeshRevision 1-20 holding the default and tag stable.
+    const fixture = repoPath('test/unit/cli/testdata/cluster-snapshot.yaml');
+    const mrevYaml = stringify(target({ from: ['default', 'stable'], steps: [{ namespaces: 1, pause: '30s' }, { percent: 100 }] }));
+    let dir: string;
+    let savedKubeconfig: string | undefined;
+    before(function () {
+      dir = mkdtempSync(join(tmpdir(), 'meshrev-snapshot-'));
+      savedKubeconfig = process.env['KUBECONFIG'];
+      // Any attempt to load credentials would fail on this: the offline path must not make one.
+      process.env['KUBECONFIG'] = join(dir, 'no-such-kubeconfig');
+    });
+    after(function () {
+      if (savedKubeconfig === undefined) delete process.env['KUBECONFIG'];
+      else process.env['KUBECONFIG'] = savedKubeconfig;
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const file = (name: string, text: string) => {
+      const p = join(dir, name);
+      writeFileSync(p, text);
+      return p;
+    };
+    async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+      let out = '';
+      let err = '';
+      const saved = process.exitCode;
+      const code = await main(args, { writeOut: (t) => { out += t; }, writeErr: (t) => { err += t; } });
+      process.exitCode = saved;
+      return { code, out, err };
+    }
+
+    it('plans from a kubectl snapshot with no cluster and no credentials: steps, restarts, skipped workloads, reported pods', async function () {
+      const r = await run('plan', '-f', file('mrev.yaml', mrevYaml), '--namespaces-from', fixture, '-o', 'json');
+      expect(r.code, r.err).to.equal(0);
+      const plan = JSON.parse(r.out) as PlanJson;
+      expect(plan.steps.map((s) => s.namespaces.map((n) => n.name))).to.deep.equal([['cart'], ['shop']]);
+      expect(plan.steps[0]?.namespaces[0]).to.deep.include({ from: 'stable', restart: ['StatefulSet/db'], skipped: [], reported: [{ name: 'debug', reason: NO_CONTROLLER }] });
+      expect(plan.steps[1]?.namespaces[0]).to.deep.include({ from: 'default', restart: ['Deployment/web'] });
+      expect(plan.steps[1]?.namespaces[0]?.skipped.map((x) => x.name)).to.deep.equal(['Deployment/batch']);
+      expect(plan.skipped).to.deep.include({ namespace: 'legacy', reason: 'istio-injection=disabled' });
+      expect(plan.now).to.deep.include({ phase: 'Progressing', start: ['cart'] });
+    });
+
+    it('says in text that it planned offline, from what, and that the cluster may have changed', async function () {
+      const r = await run('plan', '-f', file('mrev.yaml', mrevYaml), '--namespaces-from', fixture);
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out).to.contain(`note: Planned offline from ${fixture}: 8 namespaces, 5 workloads, 8 pods, 1 MeshRevision; the cluster may have changed since.`);
+      expect(r.out).to.match(/from default \(istio-injection=enabled\) → 1-20; stable → 1-20/);
+    });
+
+    it('reads a stream of objects and Lists, YAML or JSON, and counts the kinds it leaves out', function () {
+      const objs = [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'a', labels: { 'istio-injection': 'enabled' } } },
+        { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'a' } },
+      ];
+      const list = { apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'r', namespace: 'a' } }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'b' } }] };
+      const yaml = readSnapshot(`${stringify(objs[0])}---\n${stringify(objs[1])}---\n${stringify(list)}`, 'x.yaml');
+      expect(yaml.namespaces.map((n) => n.metadata?.name)).to.deep.equal(['a', 'b']);
+      expect(yaml.ignored).to.deep.equal({ Service: 1, ReplicaSet: 1 });
+      expect(snapshotNote(yaml, 'x.yaml')).to.equal('Planned offline from x.yaml: 2 namespaces, 0 workloads, 0 pods, 0 MeshRevisions (left out: 1 ReplicaSet, 1 Service); the cluster may have changed since.');
+      const json = readSnapshot(JSON.stringify({ apiVersion: 'v1', kind: 'NamespaceList', items: [objs[0]] }), 'x.json');
+      expect(json.namespaces).to.have.length(1);
+    });
+
+    const unusable: { what: string; text: string; says: string }[] = [
+      { what: 'not YAML', text: 'items: [', says: 'snap.yaml: invalid YAML at line 1' },
+      { what: 'a document that is not an object', text: 'just some words\n', says: 'snap.yaml is not a usable cluster snapshot: document 1 is not a Kubernetes object (a mapping with apiVersion and kind)' },
+      { what: 'a List item without a kind', text: stringify({ apiVersion: 'v1', kind: 'List', items: [{ metadata: { name: 'x' } }] }), says: 'document 1, item 1 is not a Kubernetes object' },
+      { what: 'a List whose items are not a list', text: stringify({ apiVersion: 'v1', kind: 'List', items: 'none' }), says: 'document 1 is a List whose items are not a list' },
+      { what: 'no Namespace (kubectl get pods only)', text: stringify({ apiVersion: 'v1', kind: 'List', items: [] }), says: 'snap.yaml is not a usable cluster snapshot: it holds no Namespace' },
+      {
+        what: 'pods of workloads but no workload (deployments left out)',
+        text: stringify({ apiVersion: 'v1', kind: 'List', items: [
+          { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
+          { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'shop', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-abc', uid: 'u' }] } },
+        ] }),
+        says: 'it holds pods of workloads (e.g. shop/web-1) but no Deployment, StatefulSet or DaemonSet, so the plan could not say what restarts',
+      },
+    ];
+    for (const u of unusable) {
+      it(`refuses a snapshot with ${u.what}: exit 1, saying how to take one, nothing planned`, async function () {
+        const r = await run('plan', '-f', file('mrev.yaml', mrevYaml), '--namespaces-from', file('snap.yaml', u.text));
+        expect(r.code).to.equal(1);
+        expect(r.out).to.equal('');
+        expect(r.err).to.contain(u.says);
+        if (!u.what.startsWith('not YAML')) {
+          expect(r.err).to.contain(`hint: take one with: kubectl get namespaces,deployments,statefulsets,daemonsets,pods,meshrevisions,mutatingwebhookconfigurations -A -o yaml > ${join(dir, 'snap.yaml')}`);
+        }
+      });
+    }
+
+    it('refuses --namespaces-from with --kubeconfig or --context, and both inputs on stdin, as usage errors (exit 2)', async function () {
+      const m = file('mrev.yaml', mrevYaml);
+      const withKc = await run('plan', '-f', m, '--namespaces-from', fixture, '--kubeconfig', '/x');
+      expect(withKc.code).to.equal(2);
+      expect(withKc.err).to.contain('--namespaces-from plans from a file and contacts no cluster: drop --kubeconfig/--context');
+      expect((await run('plan', '-f', m, '--namespaces-from', fixture, '--context', 'c')).code).to.equal(2);
+      const stdin = await run('plan', '-f', '-', '--namespaces-from', '-');
+      expect(stdin.code).to.equal(2);
+      expect(stdin.err).to.contain('-f and --namespaces-from cannot both read stdin');
     });
   });
 });

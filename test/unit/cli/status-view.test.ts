@@ -9,12 +9,15 @@ import {
   parseOutputFormat,
   renderStatus,
   runWatch,
+  type WatchFrame,
 } from '../../../src/cli/commands/status.js';
 import {
   buildStatusReport,
   formatStatusText,
   formatTable,
   progressBar,
+  runningMigrations,
+  watchExitCode,
   type NamespaceRow,
   type StatusInput,
 } from '../../../src/cli/status-view.js';
@@ -289,8 +292,68 @@ describe('cli: meshrev status view', function () {
       expect(migrations).to.deep.equal([{
         meshRevision: '1-21', revision: '1-21', from: ['default'], phase: 'Progressing', currentStep: 1, steps: 2,
         counts: { eligible: 4, migrated: 1, inProgress: 1, failed: 0, rolledBack: 0 },
-        progress: '[#####---------------] 1/4',
+        progress: '[#####---------------] 1/4', outcome: 'running', hint: null,
       }]);
+    });
+
+    /** A MeshRevision at generation 3 whose migration status is `st`, observed at `observed` (default: 3). */
+    function at(st: MigrationStatus, observed = 3): MeshRevision {
+      const m = mrev('1-21', { migration: st, from: ['default'] });
+      m.metadata.generation = 3;
+      m.status!.observedGeneration = observed;
+      return m;
+    }
+    const steps = [{ index: 1, target: 1 }, { index: 2, target: 2 }, { index: 3, target: 4 }];
+
+    const outcomes: { name: string; st: MigrationStatus; observed?: number; outcome: string; hint: RegExp | null }[] = [
+      { name: 'moving namespaces', st: { phase: 'Progressing', currentStep: 1, steps }, outcome: 'running', hint: null },
+      { name: 'soaking (timed pause)', st: { phase: 'Paused', currentStep: 1, steps }, outcome: 'running', hint: null },
+      { name: 'awaiting promotion', st: { phase: 'AwaitingPromotion', currentStep: 2, steps }, outcome: 'running',
+        hint: /^1-21 finished step 2 of 3 and awaits promotion: run "meshrev promote 1-21" to start step 3, or "meshrev rollback 1-21"$/ },
+      { name: 'suspended', st: { phase: 'Suspended', currentStep: 2, steps }, outcome: 'running',
+        hint: /^1-21 is paused \(spec\.migration\.paused\): run "meshrev resume 1-21" to go on/ },
+      { name: 'rolling back', st: { phase: 'RollingBack', rollbackRequested: true }, outcome: 'running', hint: null },
+      { name: 'succeeded', st: { phase: 'Succeeded', currentStep: 3, steps }, outcome: 'succeeded', hint: null },
+      { name: 'rolled back as asked', st: { phase: 'RolledBack', rollbackRequested: true, rollbackReason: 'requested' }, outcome: 'rolledBack',
+        hint: /^1-21 is rolled back as asked; "meshrev retry 1-21" migrates again$/ },
+      { name: 'rolled back after a failed gate', st: { phase: 'RolledBack', rollbackRequested: false, rollbackReason: 'health gate failed' }, outcome: 'failed',
+        hint: /^1-21 failed and stays stopped: see why with "kubectl describe meshrevision 1-21", fix the cause, then run "meshrev retry 1-21" to migrate again$/ },
+      { name: 'failed', st: { phase: 'Failed', currentStep: 2, steps }, outcome: 'failed',
+        hint: /then run "meshrev retry 1-21" to migrate again, or "meshrev rollback 1-21" to return every namespace$/ },
+      { name: 'succeeded, but for an older spec (a retry or a promotion not yet seen)', st: { phase: 'Succeeded' }, observed: 2, outcome: 'running', hint: null },
+      { name: 'failed, but for an older spec', st: { phase: 'Failed' }, observed: 2, outcome: 'running', hint: null },
+      { name: 'awaiting promotion, but a promotion not yet seen', st: { phase: 'AwaitingPromotion', currentStep: 1, steps }, observed: 2, outcome: 'running', hint: null },
+    ];
+    for (const t of outcomes) {
+      it(`${t.name}: outcome ${t.outcome}, ${t.hint ? 'a hint naming the command to run' : 'no hint'}`, function () {
+        const [m] = buildStatusReport({ meshRevisions: [at(t.st, t.observed)], namespaces: [], pods: [] }).migrations;
+        expect(m?.outcome).to.equal(t.outcome);
+        if (t.hint === null) expect(m?.hint).to.equal(null);
+        else expect(m?.hint).to.match(t.hint);
+      });
+    }
+
+    it('names the kubectl plugin in hints when run as kubectl meshrev, and prints them as "next:" lines', function () {
+      const input = { meshRevisions: [at({ phase: 'Suspended', currentStep: 1, steps })], namespaces: [], pods: [], program: 'kubectl meshrev' };
+      const report = buildStatusReport(input);
+      expect(report.migrations[0]?.hint).to.contain('run "kubectl meshrev resume 1-21"');
+      expect(formatStatusText(report)).to.contain(`\nnext: ${report.migrations[0]?.hint}\n`);
+    });
+
+    it('ends --watch once the migrations seen running have ended: 0, or 1 when one of them failed', function () {
+      const report = (...sts: MigrationStatus[]) => buildStatusReport({ meshRevisions: sts.map((st, i) => ({ ...at(st), metadata: { name: `m${i}`, generation: 3 } })), namespaces: [], pods: [] });
+      const seen = (...names: string[]) => new Set(names);
+      expect(watchExitCode(report(), seen()), 'nothing seen running yet: waits for a migration').to.equal(undefined);
+      expect(watchExitCode(report({ phase: 'Succeeded' }), seen()), 'only finished ones: still waits').to.equal(undefined);
+      expect(watchExitCode(report({ phase: 'Succeeded' }), seen('m0'))).to.equal(0);
+      expect(watchExitCode(report({ phase: 'RolledBack', rollbackRequested: true }), seen('m0'))).to.equal(0);
+      expect(watchExitCode(report({ phase: 'Succeeded' }, { phase: 'Failed' }), seen('m0')), 'an old failure it did not watch').to.equal(0);
+      expect(watchExitCode(report({ phase: 'Succeeded' }, { phase: 'Failed' }), seen('m0', 'm1'))).to.equal(1);
+      expect(watchExitCode(report({ phase: 'RolledBack', rollbackRequested: false }), seen('m0'))).to.equal(1);
+      expect(watchExitCode(report(), seen('m0')), 'the MeshRevision it watched is gone').to.equal(0);
+      expect(watchExitCode(report({ phase: 'Failed' }, { phase: 'AwaitingPromotion' }), seen('m0', 'm1'))).to.equal(undefined);
+      expect(watchExitCode(report({ phase: 'Suspended' }), seen('m0'))).to.equal(undefined);
+      expect(runningMigrations(report({ phase: 'Succeeded' }, { phase: 'Suspended' }, { phase: 'Progressing' }))).to.deep.equal(['m1', 'm2']);
     });
 
     it('shows a migration that has no status yet as pending with zero counts', function () {
@@ -340,51 +403,121 @@ describe('cli: meshrev status view', function () {
   });
 
   describe('--watch', function () {
-    const noSleep = async () => {};
-
-    it('clears the screen before each frame on a terminal', async function () {
-      let out = '';
+    /** A change source and timers under the test's control: nothing runs until the test says so. */
+    function harness(frames: (n: number) => WatchFrame | Error) {
+      let now = 0;
+      const timers: { at: number; fn: () => void }[] = [];
+      let changed: () => void = () => undefined;
       let n = 0;
-      const frames = await runWatch({ frame: () => Promise.resolve(`frame ${++n}\n`), write: (t) => { out += t; }, intervalMs: 10, tty: true, maxIterations: 2, sleep: noSleep, header: () => 'HDR' });
-      expect(frames).to.equal(2);
-      expect(out).to.equal(`${CLEAR_SCREEN}HDR\n\nframe 1\n${CLEAR_SCREEN}HDR\n\nframe 2\n`);
-    });
-
-    it('separates frames with a line, and no escape codes, when not on a terminal', async function () {
       let out = '';
-      let n = 0;
-      await runWatch({ frame: () => Promise.resolve(`frame ${++n}\n`), write: (t) => { out += t; }, intervalMs: 10, tty: false, maxIterations: 3, sleep: noSleep });
-      expect(out).to.equal(`frame 1\n${FRAME_SEPARATOR}frame 2\n${FRAME_SEPARATOR}frame 3\n`);
-      expect(out).to.not.contain('\x1b');
-    });
-
-    it('writes frames back to back with an empty separator (JSON Lines)', async function () {
-      let out = '';
-      await runWatch({ frame: () => Promise.resolve('{}\n'), write: (t) => { out += t; }, intervalMs: 10, tty: false, separator: '', maxIterations: 2, sleep: noSleep });
-      expect(out).to.equal('{}\n{}\n');
-    });
-
-    it('stops when its signal is aborted (SIGINT), also while waiting for the next frame', async function () {
-      const abort = new AbortController();
-      let out = '';
-      const started = Date.now();
-      const done = runWatch({ frame: () => Promise.resolve('f\n'), write: (t) => { out += t; }, intervalMs: 60_000, tty: false, signal: abort.signal });
-      setTimeout(() => abort.abort(), 20);
-      expect(await done).to.equal(1);
-      expect(Date.now() - started).to.be.below(5000);
-      expect(out).to.equal('f\n');
-    });
-
-    it('shows a failed read in the frame and keeps going', async function () {
-      let out = '';
-      let n = 0;
-      const frame = () => {
-        n++;
-        if (n === 1) return Promise.reject(new CliError('cannot list pods: connection refused'));
-        return Promise.resolve('ok\n');
+      const opts = {
+        frame: () => {
+          const f = frames(++n);
+          if (f instanceof Error) throw f;
+          return f;
+        },
+        subscribe: (fn: () => void) => { changed = fn; },
+        write: (t: string) => { out += t; },
+        intervalMs: 1000,
+        tty: false,
+        timers: {
+          setTimeout: (fn: () => void, ms: number) => { const t = { at: now + ms, fn }; timers.push(t); return t; },
+          clearTimeout: (h: unknown) => { timers.splice(timers.indexOf(h as { at: number; fn: () => void }), 1); },
+          now: () => now,
+        },
       };
-      await runWatch({ frame, write: (t) => { out += t; }, intervalMs: 2000, tty: false, maxIterations: 2, sleep: noSleep });
-      expect(out).to.equal(`error: cannot list pods: connection refused (retrying every 2s)\n${FRAME_SEPARATOR}ok\n`);
+      return {
+        opts,
+        change: () => changed(),
+        /** Moves the clock and runs the timers due. */
+        advance: (ms: number) => {
+          now += ms;
+          for (const t of timers.filter((x) => x.at <= now)) {
+            timers.splice(timers.indexOf(t), 1);
+            t.fn();
+          }
+        },
+        pendingTimers: () => timers.length,
+        out: () => out,
+        rendered: () => n,
+      };
+    }
+
+    it('draws a frame at once, then only after a change, at most one per interval, however many changes came', async function () {
+      const h = harness((n) => ({ text: `frame ${n}\n` }));
+      const done = runWatch({ ...h.opts, maxIterations: 3 });
+      expect(h.out()).to.equal('frame 1\n');
+      expect(h.pendingTimers(), 'no timer without a change: nothing is polled').to.equal(0);
+      h.advance(5000);
+      expect(h.rendered()).to.equal(1);
+      h.change(); // the last frame is 5 s old: drawn at once
+      h.advance(0);
+      expect(h.out()).to.equal(`frame 1\n${FRAME_SEPARATOR}frame 2\n`);
+      for (let i = 0; i < 50; i++) h.change(); // a burst: one frame, one interval after the last one
+      h.advance(999);
+      expect(h.rendered()).to.equal(2);
+      h.advance(1);
+      expect(h.rendered()).to.equal(3);
+      expect(await done).to.deep.equal({ frames: 3, exitCode: 0 });
+      expect(h.out()).to.not.contain('\x1b');
+    });
+
+    it('skips a frame identical to the last one drawn (a pod status change the report does not show)', async function () {
+      const texts = ['a\n', 'a\n', 'b\n'];
+      const h = harness((n) => ({ text: texts[n - 1] ?? 'c\n' }));
+      const done = runWatch({ ...h.opts, maxIterations: 2 });
+      h.change();
+      h.advance(1000);
+      expect(h.out()).to.equal('a\n');
+      h.change();
+      h.advance(1000);
+      expect(h.out()).to.equal(`a\n${FRAME_SEPARATOR}b\n`);
+      expect((await done).frames).to.equal(2);
+    });
+
+    it('ends with the exit code a frame carries, after drawing it', async function () {
+      const h = harness((n) => (n < 2 ? { text: 'running\n' } : { text: 'failed\n', exitCode: 1 }));
+      const done = runWatch(h.opts);
+      h.change();
+      h.advance(1000);
+      expect(await done).to.deep.equal({ frames: 2, exitCode: 1 });
+      expect(h.out()).to.equal(`running\n${FRAME_SEPARATOR}failed\n`);
+      h.change();
+      expect(h.pendingTimers(), 'nothing scheduled once ended').to.equal(0);
+    });
+
+    it('clears the screen and prints the header before each frame on a terminal; no separator in JSON Lines', async function () {
+      const h = harness((n) => ({ text: `{"n":${n}}\n` }));
+      const tty = runWatch({ ...h.opts, tty: true, header: () => 'HDR', maxIterations: 2 });
+      h.change();
+      h.advance(1000);
+      await tty;
+      expect(h.out()).to.equal(`${CLEAR_SCREEN}HDR\n\n{"n":1}\n${CLEAR_SCREEN}HDR\n\n{"n":2}\n`);
+      const j = harness((n) => ({ text: `{"n":${n}}\n` }));
+      const json = runWatch({ ...j.opts, separator: '', maxIterations: 2 });
+      j.change();
+      j.advance(1000);
+      await json;
+      expect(j.out()).to.equal('{"n":1}\n{"n":2}\n');
+    });
+
+    it('stops on its signal (SIGINT) with exit code 0, also with a frame scheduled', async function () {
+      const h = harness(() => ({ text: 'f\n' }));
+      const abort = new AbortController();
+      const done = runWatch({ ...h.opts, signal: abort.signal });
+      h.change();
+      abort.abort();
+      expect(await done).to.deep.equal({ frames: 1, exitCode: 0 });
+      expect(h.pendingTimers()).to.equal(0);
+    });
+
+    it('shows a frame that failed to render and keeps watching', async function () {
+      const h = harness((n) => (n === 1 ? new CliError('namespace shop does not exist') : { text: 'ok\n' }));
+      const done = runWatch({ ...h.opts, maxIterations: 2 });
+      h.change();
+      h.advance(1000);
+      await done;
+      expect(h.out()).to.equal(`error: namespace shop does not exist\n${FRAME_SEPARATOR}ok\n`);
     });
   });
 
@@ -412,7 +545,13 @@ describe('cli: meshrev status view', function () {
 
     it('hides --max-iterations from status --help', async function () {
       const r = await run('status', '--help');
-      expect(r.out).to.contain('--watch').and.contain('--interval').and.not.contain('--max-iterations');
+      expect(r.out).to.contain('--watch').and.contain('--interval').and.contain('--keep-watching').and.not.contain('--max-iterations');
+    });
+
+    it('refuses --keep-watching without --watch with exit code 2, before reading the cluster', async function () {
+      const r = await run('status', '--keep-watching', '--kubeconfig', '/nonexistent/kubeconfig');
+      expect(r.code).to.equal(2);
+      expect(r.err).to.equal('error: --keep-watching needs --watch\n');
     });
   });
 });

@@ -183,6 +183,17 @@ describe('Informer (fake list/watch)', () => {
     expect(clock.pending).to.equal(0);
   });
 
+  it('closes a watch that was still being opened when stop() was called', async () => {
+    const { watch, informer } = setup([listOf('100')]);
+    informer.start();
+    // Synced as soon as the list is applied and the watch requested, before the watch is open.
+    await informer.whenSynced();
+    await informer.stop();
+    await flush();
+    expect(watch.calls).to.have.length(1);
+    expect(watch.last.controller.signal.aborted).to.equal(true);
+  });
+
   it('keeps working when a handler throws', async () => {
     const { watch, informer } = setup([listOf('100')]);
     informer.addHandlers({ add: () => {
