@@ -72,6 +72,10 @@ test-integrations: ## Judge the status contract's rows (fixtures, and MeshRevisi
 test-e2e: build binaries tools ## Run the end-to-end tests against a fresh local cluster (started and torn down by the harness)
 	npx mocha --config test/.mocharc.e2e.json
 
+.PHONY: chaos
+chaos: build binaries tools ## The full chaos suite: 5 runs of faults at random points (MESHREV_CHAOS_RUNS=N, MESHREV_CHAOS_SEED=S replays one); make test runs 1
+	MESHREV_CHAOS_RUNS=$${MESHREV_CHAOS_RUNS:-5} npx mocha --config test/.mocharc.chaos.json
+
 .PHONY: bench
 bench: build binaries ## Run the benchmarks (BENCH="migration --sizes 10,100" for one; see README "Benchmarks")
 	node dist/bench/run.js $(BENCH)

@@ -34,8 +34,8 @@ async function predict(namespace: string, file: string): Promise<string> {
   const kubeconfig = process.env[E2E_KUBECONFIG_ENV] ?? '';
   const code = await main(['check-inject', '-n', namespace, '-f', file, '-o', 'json', '--kubeconfig', kubeconfig], { writeOut: (t) => (out += t), writeErr: (t) => (err += t) });
   if (code !== 0 && out === '') throw new Error(`check-inject exited ${code}: ${err}`);
-  const parsed = JSON.parse(out) as { pods: { injectors: { revision?: string }[] }[] };
-  const injectors = parsed.pods[0]?.injectors ?? [];
+  const parsed = JSON.parse(out) as { namespaces: { pods: { injectors: { revision?: string }[] }[] }[] };
+  const injectors = parsed.namespaces[0]?.pods[0]?.injectors ?? [];
   // The API server calls configurations in name order; the first injector injects, any later one sees an injected pod.
   return injectors[0]?.revision ?? 'none';
 }

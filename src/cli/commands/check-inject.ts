@@ -82,7 +82,7 @@ interface Inputs {
 async function gatherInputs(podName: string | undefined, opts: Options): Promise<Inputs> {
   const offline = opts.namespaceLabels !== undefined;
   const fallback = opts.namespace ?? 'default';
-  const manifest = opts.filename !== undefined ? manifestWorkloads(await readInput(opts.filename)) : undefined;
+  const manifest = opts.filename !== undefined ? readManifest(await readInput(opts.filename), opts.filename) : undefined;
   if (manifest && manifest.pods.length === 0) throw new CliError(`${opts.filename}: no Pod or workload with a pod template found`);
   let webhooks = opts.webhooks !== undefined ? parseWebhookConfigurations(await readInput(opts.webhooks), opts.webhooks) : undefined;
   const labels = opts.podLabels !== undefined ? parseKeyValues(opts.podLabels, '--pod-labels') : {};
@@ -115,6 +115,15 @@ async function gatherInputs(podName: string | undefined, opts: Options): Promise
   }
   const groups = [...byNs].map(([name, pods]) => ({ name, labels: { ...nsLabels.get(name), ...declared.get(name) }, pods }));
   return { groups, ...(webhooks ? { webhooks } : {}) };
+}
+
+/** The manifest's workloads; a file that is not YAML is an error naming the file. */
+function readManifest(text: string, filename: string): ReturnType<typeof manifestWorkloads> {
+  try {
+    return manifestWorkloads(text);
+  } catch (err) {
+    throw new CliError(`${filename === '-' ? 'stdin' : filename}: ${(err as Error).message}`, 1);
+  }
 }
 
 export function register(program: Command): void {

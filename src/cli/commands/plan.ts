@@ -38,26 +38,27 @@ export const MAX_PLAN_INPUT_BYTES = 3 * 1024 * 1024;
 
 export function readMeshRevisionFile(text: string, source: string): MeshRevision {
   if (Buffer.byteLength(text) > MAX_PLAN_INPUT_BYTES) {
-    throw new CliError(`${source} is larger than 3 MiB: the API server accepts no request that large, so no ${KIND} in it could be applied`, 2,
+    throw new CliError(`${source} is larger than 3 MiB: the API server accepts no request that large, so no ${KIND} in it could be applied`, 1,
       `plan the MeshRevision alone (e.g. extract it with yq 'select(.kind == "${KIND}")')`);
   }
-  const docs = parseYamlDocuments(text, source, 2);
+  // What the file holds is input, not usage: exit 1 (README, "The CLI").
+  const docs = parseYamlDocuments(text, source, 1);
   const mrevs = docs.length === 1 ? docs : docs.filter((d) => isPlainObject(d) && d['kind'] === KIND);
   if (mrevs.length !== 1) {
     throw new CliError(
       mrevs.length === 0 ? `${source}: no ${KIND} found` : `${source}: ${mrevs.length} ${KIND}s found; plan one at a time`,
-      2,
+      1,
     );
   }
   const obj = mrevs[0];
   const errors = validateMeshRevision(obj);
   if (errors.length > 0) {
     const lines = errors.map((e) => `  ${e.field || '(object)'}: ${e.message}`).join('\n');
-    throw new CliError(`${source} is not a valid ${KIND} (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${lines}`, 2);
+    throw new CliError(`${source} is not a valid ${KIND} (${errors.length} error${errors.length === 1 ? '' : 's'}):\n${lines}`, 1);
   }
   const mrev = obj as MeshRevision;
   if (!mrev.spec.migration) {
-    throw new CliError(`${source}: ${KIND} ${mrev.metadata.name ?? ''} has no spec.migration: nothing to plan`, 2,
+    throw new CliError(`${source}: ${KIND} ${mrev.metadata.name ?? ''} has no spec.migration: nothing to plan`, 1,
       'add spec.migration (from, steps) to plan moving namespaces to this revision');
   }
   return mrev;

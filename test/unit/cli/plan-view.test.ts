@@ -289,12 +289,12 @@ describe('cli: meshrev plan view', function () {
       return { code, out, err };
     }
 
-    it('rejects an invalid MeshRevision with exit code 2, naming each field, without reading the cluster', async function () {
+    it('rejects an invalid MeshRevision with exit code 1 (bad input, not usage), naming each field, without reading the cluster', async function () {
       const bad = target({ from: ['default'], steps: [{ percent: 150 }] });
       (bad.spec as unknown as Record<string, unknown>)['revison'] = 'typo';
-      // A kubeconfig that does not exist: reading the cluster would fail differently (exit 1).
+      // A kubeconfig that does not exist: reading the cluster would fail with another message.
       const r = await run('plan', '-f', file('bad.yaml', bad), '--kubeconfig', join(dir, 'missing-kubeconfig'));
-      expect(r.code).to.equal(2);
+      expect(r.code).to.equal(1);
       expect(r.out).to.equal('');
       expect(r.err).to.contain('bad.yaml is not a valid MeshRevision (2 errors):');
       expect(r.err).to.match(/ {2}spec\.revison: unknown field "revison".*did you mean "revision"\?/);
@@ -304,7 +304,7 @@ describe('cli: meshrev plan view', function () {
 
     it('rejects a MeshRevision without spec.migration with exit code 2', function () {
       expect(() => readMeshRevisionFile(stringify(target(undefined)), 'm.yaml'))
-        .to.throw(CliError, 'm.yaml: MeshRevision 1-21 has no spec.migration: nothing to plan').with.property('exitCode', 2);
+        .to.throw(CliError, 'm.yaml: MeshRevision 1-21 has no spec.migration: nothing to plan').with.property('exitCode', 1);
     });
 
     it('picks the MeshRevision out of a multi-document file and refuses two', function () {
@@ -313,7 +313,7 @@ describe('cli: meshrev plan view', function () {
       expect(readMeshRevisionFile(`${ns}---\n${m}`, 'f').metadata.name).to.equal('1-21');
       expect(() => readMeshRevisionFile(`${m}---\n${m}`, 'f')).to.throw(CliError, '2 MeshRevisions found');
       expect(() => readMeshRevisionFile(ns + '---\n' + ns, 'f')).to.throw(CliError, 'no MeshRevision found');
-      expect(() => readMeshRevisionFile('a: [', 'f')).to.throw(CliError, 'invalid YAML').with.property('exitCode', 2);
+      expect(() => readMeshRevisionFile('a: [', 'f')).to.throw(CliError, 'invalid YAML').with.property('exitCode', 1);
     });
 
     it('reports a file that does not exist', async function () {

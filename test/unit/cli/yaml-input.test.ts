@@ -96,6 +96,6 @@ describe('cli: reading YAML input', function () {
 
   it('plan -f refuses a file larger than the API server would accept (3 MiB), before parsing it', function () {
     const text = `# ${'x'.repeat(MAX_PLAN_INPUT_BYTES)}\n`;
-    expect(() => readMeshRevisionFile(text, 'huge.yaml')).to.throw(CliError, 'huge.yaml is larger than 3 MiB').with.property('exitCode', 2);
+    expect(() => readMeshRevisionFile(text, 'huge.yaml')).to.throw(CliError, 'huge.yaml is larger than 3 MiB').with.property('exitCode', 1);
   });
 });
