@@ -226,9 +226,16 @@ describe(`chaos: faults at random points (seed ${SEED}, ${RUNS} run${RUNS === 1 
           if ((await namespaceLabels(c, ns))['istio.io/rev'] !== m.newRev) figures.healthyRolledBack++;
         }
         expect(figures.healthyRolledBack, 'healthy namespaces sent back').to.equal(0);
+        // The app's own rollout completes before the rollback starts: pods it creates after the
+        // relabel would be injected by the old revision already, and meshrev rightly not restart it.
+        await eventually('the app deploy rolled out', async () => {
+          const d = await c.apps.readNamespacedDeployment({ name: 'web', namespace: names[0]! });
+          const st = d.status ?? {};
+          return (st.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && st.updatedReplicas === d.spec?.replicas &&
+            st.replicas === d.spec?.replicas && st.availableReplicas === d.spec?.replicas;
+        }, { timeoutMs: 90_000 });
         await waitSettled(c, names[0]!, pods.get(names[0]!)!);
         const deployed = await rolloutCounts(c, names[0]!);
-        pods.set(names[0]!, pods.get(names[0]!)!);
 
         // 3. Roll back under faults, then retry: the retry succeeds.
         await patchMigration(c, m.newRev, { rollback: { all: true } });
@@ -237,7 +244,9 @@ describe(`chaos: faults at random points (seed ${SEED}, ${RUNS} run${RUNS === 1 
         const extra = (ns: string) => (ns === names[0] ? 1 : 0);
         for (const ns of names) {
           expect(await namespaceLabels(c, ns), ns).to.deep.equal(origins.get(ns));
-          await waitSettled(c, ns, pods.get(ns)!);
+          for (const p of await waitSettled(c, ns, pods.get(ns)!)) {
+            if (p.app !== 'legacy' && p.app !== 'manual') expect(p.revision, `${ns}/${p.name} after rollback`).to.equal(m.oldRev);
+          }
           for (const [w, n] of Object.entries(await rolloutCounts(c, ns))) {
             if (w.endsWith('legacy')) continue;
             const want = 2 + (w.endsWith('web') ? extra(ns) : 0) + 1;

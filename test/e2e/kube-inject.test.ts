@@ -13,7 +13,7 @@ import { parseAllDocuments } from 'yaml';
 import { main } from '../../src/cli/main.js';
 import { startInjector, type LoopbackInjector } from '../support/injector.js';
 import { istioWebhookConfiguration } from '../support/istio-webhooks.js';
-import { clients, createNamespace, deleteNamespaceQuietly, E2E_KUBECONFIG_ENV, uniqueName, type Clients } from '../support/kube.js';
+import { clients, comparablePod, createNamespace, deleteNamespaceQuietly, E2E_KUBECONFIG_ENV, uniqueName, type Clients } from '../support/kube.js';
 
 async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -22,18 +22,6 @@ async function run(...args: string[]): Promise<{ code: number; out: string; err:
   const code = await main(args, { writeOut: (t) => { out += t; }, writeErr: (t) => { err += t; } });
   process.exitCode = saved;
   return { code, out, err };
-}
-
-/** What the API server adds per pod (the service-account token volume has a random name) and what scheduling sets, removed. */
-function comparable(pod: k8s.V1Pod): unknown {
-  const spec = structuredClone(pod.spec ?? { containers: [] });
-  const isToken = (name: string) => name.startsWith('kube-api-access-');
-  spec.volumes = (spec.volumes ?? []).filter((v) => !isToken(v.name));
-  for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
-    c.volumeMounts = (c.volumeMounts ?? []).filter((m) => !isToken(m.name));
-  }
-  delete spec.nodeName;
-  return { labels: pod.metadata?.labels, annotations: pod.metadata?.annotations, spec };
 }
 
 describe('kube-inject e2e: through the revision\'s own injector', function () {
@@ -120,7 +108,7 @@ describe('kube-inject e2e: through the revision\'s own injector', function () {
     const manual = await c.core.createNamespacedPod({ namespace: nsPlain, body: { ...injected, metadata: { ...injected.metadata, namespace: nsPlain } } });
     expect(real.metadata?.annotations?.['istio.io/rev']).to.equal(rev);
     expect(manual.spec?.containers.map((x) => x.name)).to.deep.equal(['app', 'istio-proxy']);
-    expect(comparable(manual)).to.deep.equal(comparable(real));
+    expect(comparablePod(manual)).to.deep.equal(comparablePod(real));
     expect(inj!.requests() - before).to.equal(3); // the real pod's review; the manual one was not sent
   });
 

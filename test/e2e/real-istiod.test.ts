@@ -6,12 +6,14 @@
 // finalizer while the revision is in use. Istio itself decides what is
 // injected here — nothing in these tests imitates it.
 import { expect } from 'chai';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
 import { API_VERSION, KIND } from '../../src/api/meshrevision.js';
-import { clients, eventually, type Clients } from '../support/kube.js';
+import { main } from '../../src/cli/main.js';
+import { E2E_KUBECONFIG_ENV, clients, comparablePod, eventually, type Clients } from '../support/kube.js';
 import {
   createAppNamespace,
   createMeshRevision,
@@ -127,6 +129,39 @@ describe('real istiod: migration, tags, default, SIGKILL, caBundle, rollback, de
     const viaTag = await injection(c, tagNs);
     for (const p of viaTag) expect(p, `${tagNs}/${p.name}`).to.include({ revision: m.newRev, proxies: 1 });
     console.log(`      injected by istiod ${(m.newInjector as RealIstiod).version}: ${viaTag[0]?.image ?? '?'}`);
+  });
+
+  it("kube-inject through istiod's own webhook produces what istiod does to a real pod from the same template", async function () {
+    const m = mesh!;
+    const plain = await createAppNamespace(c, m, 'real-ki-plain', {}, {}, false);
+    const text = [
+      'apiVersion: v1',
+      'kind: Pod',
+      `metadata: {name: ki, namespace: ${tagNs}, labels: {app: ki}}`,
+      'spec:',
+      '  containers:',
+      // protocol given: the API server defaults it before calling the webhook; kube-inject sends the template as written.
+      '  - {name: app, image: registry.invalid/app:1, ports: [{containerPort: 8080, protocol: TCP}]}',
+      '',
+    ].join('\n');
+    const file = join(dir, 'ki.yaml');
+    writeFileSync(file, text);
+    let out = '';
+    let err = '';
+    const code = await main(['kube-inject', '-f', file, '--revision', tag, '--kubeconfig', process.env[E2E_KUBECONFIG_ENV] ?? ''], {
+      writeOut: (t) => (out += t), writeErr: (t) => (err += t),
+    });
+    expect(code, err).to.equal(0);
+    expect(err).to.contain(`meshrev-sidecar-injector-${m.newRev}`).and.not.contain('OFFLINE');
+    const injected = parseAllDocuments(out).map((d) => d.toJS() as k8s.V1Pod).find((d) => d.kind === 'Pod')!;
+    const template = parseAllDocuments(text).map((d) => d.toJS() as k8s.V1Pod)[0]!;
+    const real = await c.core.createNamespacedPod({ namespace: tagNs, body: template });
+    const manual = await c.core.createNamespacedPod({ namespace: plain, body: { ...injected, metadata: { ...injected.metadata, namespace: plain } } });
+    expect(real.metadata?.annotations?.['istio.io/rev']).to.equal(m.newRev);
+    expect(comparablePod(manual)).to.deep.equal(comparablePod(real));
+    // Both pods carry istio.io/rev of the new revision: they would hold its deletion (in use) later.
+    await c.core.deleteNamespacedPod({ name: 'ki', namespace: tagNs });
+    await c.core.deleteNamespacedPod({ name: 'ki', namespace: plain });
   });
 
   it('migrates in steps while the operator is SIGKILLed, restarting each workload exactly once', async function () {

@@ -128,3 +128,15 @@ export async function createStrict(c: Clients, body: unknown, opts: { dryRun?: b
     ...(opts.dryRun ? { dryRun: 'All' } : {}),
   });
 }
+
+/** What the API server adds per pod (the service-account token volume has a random name) and what scheduling sets, removed. */
+export function comparablePod(pod: k8s.V1Pod): unknown {
+  const spec = structuredClone(pod.spec ?? { containers: [] });
+  const isToken = (name: string) => name.startsWith('kube-api-access-');
+  spec.volumes = (spec.volumes ?? []).filter((v) => !isToken(v.name));
+  for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+    c.volumeMounts = (c.volumeMounts ?? []).filter((m) => !isToken(m.name));
+  }
+  delete spec.nodeName;
+  return { labels: pod.metadata?.labels, annotations: pod.metadata?.annotations, spec };
+}
