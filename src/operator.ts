@@ -3,6 +3,7 @@
 // `meshrev operator` command parses flags and calls runOperator().
 import type { KubeConfig, KubernetesObject, V1DaemonSet, V1Deployment, V1MutatingWebhookConfiguration, V1Namespace, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { Workload } from './api/workload.js';
+import { buildInfo } from './api/build-info.js';
 import { LABEL_ISTIO_REV } from './api/labels.js';
 import { API_VERSION, KIND, PLURAL, type MeshRevision } from './api/meshrevision.js';
 import { OperatorMetrics } from './health/metrics.js';
@@ -48,6 +49,7 @@ export interface RunningOperator {
 
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = opts.log ?? createLogger();
+  log.info('meshrev operator starting', buildInfo());
   const metrics = new OperatorMetrics();
   const health = createHealthApp({ metrics });
   const apis = makeApis(opts.kc);
