@@ -34,6 +34,6 @@ export function helm(bin: string, args: string[], env: Record<string, string> = 
   try {
     return execFileSync(bin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   } catch (err) {
-    throw new Error(`helm ${args.join(' ')} failed: ${String((err as { stderr?: string }).stderr ?? err)}`);
+    throw new Error(`helm ${args.join(' ')} failed: ${String((err as { stderr?: string }).stderr ?? err)}`, { cause: err });
   }
 }
