@@ -52,7 +52,7 @@ describe('cli: exit codes', function () {
     expect(JSON.parse(json.out)).to.deep.equal({ version: pkg.version, commit: 'unknown', node: process.version });
   });
 
-  it('the bundle (dist/meshrev.mjs) reports the git commit it was built from', async function () {
+  it('the bundle (dist/meshrev.mjs) reports the git commit it was built from', function () {
     this.timeout(20_000);
     const git = (...args: string[]) => execFileSync('git', args, { cwd: repoPath('.'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     try {
