@@ -31,6 +31,34 @@ import {
 import { buildRootfs, podlikeUnavailable, renderRelease, startPodLike, type PodLike } from '../support/podlike.js';
 
 const VERSION = '0.0.0-e2e';
+const SCRAPER = 'metrics-scraper-e2e';
+
+async function tokenFor(c: Clients, serviceAccount: string): Promise<string> {
+  const tr = await c.core.createNamespacedServiceAccountToken({ name: serviceAccount, namespace: 'meshrev-system', body: { spec: { audiences: [], expirationSeconds: 600 } } });
+  if (!tr.status?.token) throw new Error(`TokenRequest for ${serviceAccount} returned no token`);
+  return tr.status.token;
+}
+
+/** A ServiceAccount bound to the shipped meshrev-metrics-reader, as Prometheus's would be; returns its token. */
+async function metricsScraper(c: Clients): Promise<string> {
+  await kubectl(['apply', '--server-side', '-f', '-'], {
+    input: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: SCRAPER, namespace: 'meshrev-system' } },
+        {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: SCRAPER },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'meshrev-metrics-reader' },
+          subjects: [{ kind: 'ServiceAccount', name: SCRAPER, namespace: 'meshrev-system' }],
+        },
+      ],
+    }),
+  });
+  return tokenFor(c, SCRAPER);
+}
 const IMAGE = 'registry.invalid/meshrev';
 
 describe('the image\'s contents run as in a pod', function () {
@@ -40,6 +68,7 @@ describe('the image\'s contents run as in a pod', function () {
   let pod: PodLike | undefined;
   let mesh: Mesh | undefined;
   let deployment: k8s.V1Deployment;
+  let scraperToken: string;
   const apps: string[] = [];
 
   before(async function () {
@@ -59,6 +88,7 @@ describe('the image\'s contents run as in a pod', function () {
     mesh = await startMeshInjectors();
     const hostPorts = [mesh.oldInjector, mesh.newInjector].map((i) => Number(new URL(i.url).port));
     pod = await startPodLike(c, { rootfs, dir, deployment, podName: 'meshrev-operator-podlike', hostPorts });
+    scraperToken = await metricsScraper(c);
     // KUBERNETES_SERVICE_HOST is the `kubernetes` Service IP when the serving certificate names it; the local cluster's names only loopback.
     console.log(`      the pod reaches the API server at ${pod.apiAddress}`);
     await eventually('the pod-like operator is ready', async () => (await pod!.get('/readyz').catch(() => ({ status: 0 }))).status === 200, { timeoutMs: 60_000 });
@@ -77,6 +107,7 @@ describe('the image\'s contents run as in a pod', function () {
       const exit = await pod.stop();
       if (exit.code !== 0) console.log(`pod-like operator exited ${JSON.stringify(exit)}; its output:\n${pod.output().slice(-4000)}`);
     }
+    await kubectl(['delete', 'clusterrolebinding', SCRAPER, '--ignore-not-found']).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -101,11 +132,23 @@ describe('the image\'s contents run as in a pod', function () {
     expect(environ).to.include('POD_NAMESPACE=meshrev-system');
     expect(environ.some((e) => e.startsWith('KUBECONFIG=')), 'no kubeconfig: in-cluster config').to.equal(false);
     expect(pod!.output()).to.contain(`"version":"${buildInfo().version}"`);
-    const metrics = await pod!.get('/metrics');
+    const metrics = await pod!.get('/metrics', scraperToken);
+    expect(metrics.status, metrics.body).to.equal(200);
     expect(metrics.body).to.match(new RegExp(`meshrev_build_info\\{version="${buildInfo().version}",commit="[0-9a-f]{40}(-dirty)?",node="v20\\.[0-9.]+"\\} 1`));
     // Its informers list as the ServiceAccount: the API server's audit of who asked is the Lease it holds.
     const lease = await c.objects.read<k8s.V1Lease>({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'meshrev-leader', namespace: 'meshrev-system' } });
     expect(lease.spec?.holderIdentity).to.contain('meshrev-operator-podlike');
+  });
+
+  it('serves /metrics on the pod IP only to a token allowed to get it (TokenReview + SubjectAccessReview); probes stay open', async function () {
+    expect(await pod!.get('/metrics')).to.deep.include({ status: 401 });
+    const other = await tokenFor(c, 'default');
+    const denied = await pod!.get('/metrics', other);
+    expect(denied.status).to.equal(403);
+    expect(denied.body).to.contain('may not get /metrics: bind the ClusterRole meshrev-metrics-reader');
+    expect((await pod!.get('/metrics', 'not-a-token')).status).to.equal(401);
+    expect((await pod!.get('/metrics', scraperToken)).status).to.equal(200);
+    expect((await pod!.get('/healthz')).status).to.equal(200);
   });
 
   it('migrates 5 namespaces to the new revision and rolls them back', async function () {
@@ -132,7 +175,7 @@ describe('the image\'s contents run as in a pod', function () {
       expect(await namespaceLabels(c, ns), ns).to.deep.equal({ 'istio-injection': 'enabled' });
       expect((await waitSettled(c, ns, 2)).map((p) => p.revision), ns).to.deep.equal([m.oldRev, m.oldRev]);
     }
-    const metrics = await pod!.get('/metrics');
+    const metrics = await pod!.get('/metrics', scraperToken);
     expect(metrics.body).to.match(/meshrev_namespace_migration_duration_seconds_count\{direction="rollback"\} ([5-9]|\d\d+)/);
   });
 

@@ -111,8 +111,8 @@ export interface PodLike {
   /** The operator's PID on the host (the pod's PID 1). */
   pid(): number | undefined;
   output(): string;
-  /** GET a path of the pod's 127.0.0.1:8080 (probes and metrics) through the relay. */
-  get(path: string): Promise<{ status: number; body: string }>;
+  /** GET a path of the pod's 127.0.0.1:8080 (probes and metrics) through the relay, with a bearer token if given. */
+  get(path: string, token?: string): Promise<{ status: number; body: string }>;
   /** Where the pod reaches the API server (KUBERNETES_SERVICE_HOST:PORT). */
   apiAddress: string;
   /** SIGTERM to the pod's PID 1, as the kubelet does; resolves with the exit. */
@@ -188,8 +188,8 @@ export async function startPodLike(c: Clients, opts: PodLikeOptions): Promise<Po
     const first = existsSync(f) ? readFileSync(f, 'utf8').trim().split(/\s+/)[0] : undefined;
     return first ? Number(first) : undefined;
   };
-  const get = (path: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request({ socketPath: healthSock, path }, (res) => {
+  const get = (path: string, token?: string) => new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request({ socketPath: healthSock, path, headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
       let body = '';
       res.on('data', (d: Buffer) => (body += d.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
