@@ -57,7 +57,7 @@ demo-down: ## Stop the demo's operator, injectors and cluster
 	hack/demo.sh down
 
 .PHONY: test-unit
-test-unit: build tools ## Run the fast unit tests (no cluster; a few use openssl for throwaway certificates)
+test-unit: build tools helm ## Run the fast unit tests (no cluster; a few use openssl for throwaway certificates, the chart tests the cached helm)
 	npx mocha --config test/.mocharc.unit.json
 
 .PHONY: tools

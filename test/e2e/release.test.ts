@@ -102,8 +102,7 @@ describe('helm chart: install, upgrade, uninstall', function () {
   it('installs, and the operator run from its Deployment migrates namespaces', async function () {
     // The suite's other files applied config/default's cluster-wide objects (same names) with kubectl: remove them, as
     // on a cluster meshrev was never installed on (the CRD stays: Helm installs crds/ only when absent, and keeps them).
-    await kubectl(['delete', 'clusterrole,clusterrolebinding', 'meshrev', '--ignore-not-found']);
-    await kubectl(['delete', 'validatingadmissionpolicy,validatingadmissionpolicybinding', '-l', 'app.kubernetes.io/name=meshrev', '--ignore-not-found']);
+    await kubectl(['delete', 'clusterrole,clusterrolebinding,validatingadmissionpolicy,validatingadmissionpolicybinding', '-l', 'app.kubernetes.io/name=meshrev', '--ignore-not-found']);
     const notes = run('install', 'meshrev', repoPath('charts/meshrev'), '--namespace', NS, '--create-namespace',
       '--set', 'image.repository=registry.invalid/meshrev');
     expect(notes).to.contain('BEFORE YOU UNINSTALL: roll migrations back first');

@@ -70,6 +70,13 @@ describe('packaging: Containerfile, config/ Deployment and chart agree', functio
     expect(readFileSync(repoPath('LICENSE'), 'utf8')).to.contain('Apache License\n                           Version 2.0');
   });
 
+  it('versions the chart as the package (make release sets both to VERSION)', function () {
+    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string };
+    const chart = parse(readFileSync(repoPath('charts/meshrev/Chart.yaml'), 'utf8')) as { version: string; appVersion: string; kubeVersion: string };
+    expect([chart.version, chart.appVersion]).to.deep.equal([pkg.version, pkg.version]);
+    expect(chart.kubeVersion).to.equal('>=1.30.0-0');
+  });
+
   describe('the Helm chart (helm template)', function () {
     const bin = cachedHelm();
     before(function () {
