@@ -86,6 +86,16 @@ test: ## Run everything: lint, unit tests, e2e tests on a real local cluster, th
 	$(MAKE) --no-print-directory test-integrations || status=1; \
 	exit $$status
 
+# The oldest Kubernetes minor of the supported range; test-matrix runs the e2e suite on it too.
+KUBE_MATRIX ?= 1.30.14
+
+.PHONY: test-matrix
+test-matrix: ## Run the e2e suite on the newest and the oldest supported Kubernetes (versions.env's, then 1.30.14 — KUBE_MATRIX; built once, ~10 min cold); not part of `make test`
+	@status=0; \
+	$(MAKE) --no-print-directory test-e2e || status=1; \
+	KUBE_VERSION=$(KUBE_MATRIX) $(MAKE) --no-print-directory test-e2e || status=1; \
+	exit $$status
+
 .PHONY: image
 image: ## Build the container image IMG from the Containerfile with docker, podman or buildah (says which failed when none works)
 	@test -n "$(IMG)" || { echo "make image: set IMG, e.g. make image IMG=registry.example.com/meshrev:0.1.0" >&2; exit 2; }
