@@ -57,7 +57,7 @@ demo-down: ## Stop the demo's operator, injectors and cluster
 	hack/demo.sh down
 
 .PHONY: test-unit
-test-unit: build tools ## Run the fast unit tests (no cluster; a few use openssl for throwaway certificates)
+test-unit: build tools helm ## Run the fast unit tests (no cluster; a few use openssl for throwaway certificates, the chart tests the cached helm)
 	npx mocha --config test/.mocharc.unit.json
 
 .PHONY: tools
@@ -69,7 +69,7 @@ test-integrations: ## Judge the status contract's rows (fixtures, and MeshRevisi
 	cd hack/integrations && GOFLAGS=-mod=readonly GOTOOLCHAIN=local go test -count=1 -v ./...
 
 .PHONY: test-e2e
-test-e2e: build binaries tools ## Run the end-to-end tests against a fresh local cluster (started and torn down by the harness)
+test-e2e: build binaries tools helm ## Run the end-to-end tests against a fresh local cluster (started and torn down by the harness)
 	npx mocha --config test/.mocharc.e2e.json
 
 .PHONY: chaos
@@ -89,6 +89,37 @@ test: ## Run everything: lint, unit tests, e2e tests on a real local cluster, th
 	$(MAKE) --no-print-directory test-e2e || status=1; \
 	MESHREV_CONTRACT_MIN_CAPTURED=12 $(MAKE) --no-print-directory test-integrations || status=1; \
 	exit $$status
+
+# The oldest Kubernetes minor of the supported range; test-matrix runs the e2e suite on it too.
+KUBE_MATRIX ?= 1.30.14
+
+.PHONY: test-matrix
+test-matrix: ## Run the e2e suite on the newest and the oldest supported Kubernetes (versions.env's, then 1.30.14 — KUBE_MATRIX; built once, ~10 min cold); not part of `make test`
+	@status=0; \
+	$(MAKE) --no-print-directory test-e2e || status=1; \
+	KUBE_VERSION=$(KUBE_MATRIX) $(MAKE) --no-print-directory test-e2e || status=1; \
+	exit $$status
+
+.PHONY: image
+image: ## Build the container image IMG from the Containerfile with docker, podman or buildah (says which failed when none works)
+	@test -n "$(IMG)" || { echo "make image: set IMG, e.g. make image IMG=registry.example.com/meshrev:0.1.0" >&2; exit 2; }
+	hack/image.sh "$(IMG)"
+
+.PHONY: rootfs
+rootfs: build ## Assemble the image's root filesystem without a builder (host Node.js 20 + bundle) under $(MESHREV_CACHE)/rootfs
+	hack/rootfs.sh
+
+.PHONY: helm
+helm: ## Build (or reuse) helm from the Go module proxy into $(MESHREV_CACHE)/helm-v<version> (cold: about 10 min on 2 cores)
+	hack/helm/build.sh
+
+.PHONY: chart-lint
+chart-lint: helm ## helm lint --strict charts/meshrev
+	"$$(hack/helm/build.sh 2>/dev/null | sed -n 's/^HELM=//p')" lint --strict charts/meshrev
+
+.PHONY: release
+release: build ## Write dist/release/install.yaml and the Helm chart package for VERSION=x.y.z IMG=<repository without tag>
+	hack/release.sh "$(VERSION)" "$(IMG)"
 
 .PHONY: clean
 clean: ## Remove build outputs (the binary cache stays; see cache-clean)

@@ -8,6 +8,8 @@ log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v flock >/dev/null || need+=(util-linux)
+# test/e2e/pod-like.test.ts: the pod-like sandbox's loopback (unshare, setpriv: util-linux).
+command -v ip >/dev/null || need+=(iproute2)
 command -v prometheus >/dev/null || need+=(prometheus)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then

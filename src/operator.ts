@@ -3,6 +3,7 @@
 // `meshrev operator` command parses flags and calls runOperator().
 import type { KubeConfig, KubernetesObject, V1DaemonSet, V1Deployment, V1MutatingWebhookConfiguration, V1Namespace, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { Workload } from './api/workload.js';
+import { buildInfo } from './api/build-info.js';
 import { LABEL_ISTIO_REV } from './api/labels.js';
 import { API_VERSION, KIND, PLURAL, type MeshRevision } from './api/meshrevision.js';
 import { OperatorMetrics } from './health/metrics.js';
@@ -13,6 +14,7 @@ import type { Informer, Store } from './kube/informer.js';
 import { podProjection, withoutBookkeeping } from './kube/projections.js';
 import { makeApis, readyEndpoints } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
+import { kubernetesMetricsAuthorizer, metricsAuthApis } from './kube/metrics-auth.js';
 import { makeGates } from './gates/index.js';
 import { CONTROLLER_NAME, MeshRevisionReconciler } from './reconcile/meshrevision.js';
 import { createLogger, type Logger } from './runtime/logger.js';
@@ -31,6 +33,8 @@ export interface OperatorOptions {
   /** MeshRevisions reconciled at once. */
   concurrency?: number;
   log?: Logger;
+  /** Serve /metrics only to callers the API server allows to get /metrics (TokenReview + SubjectAccessReview); probes stay open. */
+  metricsAuth?: boolean;
   /** Install SIGTERM/SIGINT handlers (the CLI does; tests that embed the operator do not). */
   handleSignals?: boolean;
 }
@@ -48,8 +52,9 @@ export interface RunningOperator {
 
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = opts.log ?? createLogger();
+  log.info('meshrev operator starting', buildInfo());
   const metrics = new OperatorMetrics();
-  const health = createHealthApp({ metrics });
+  const health = createHealthApp({ metrics, ...(opts.metricsAuth ? { authorizeMetrics: kubernetesMetricsAuthorizer(metricsAuthApis(opts.kc)) } : {}) });
   const apis = makeApis(opts.kc);
   // What our writes return goes into the informers at once (Informer.assume): the next reconcile
   // sees its own writes even before their watch events arrive.

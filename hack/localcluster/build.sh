@@ -16,7 +16,8 @@ for arg in "$@"; do
 done
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
-source "$here/versions.env"
+want_kube=${KUBE_VERSION:-}; source "$here/versions.env"; KUBE_VERSION=${want_kube:-$KUBE_VERSION}  # KUBE_VERSION=… picks another minor (make test-matrix)
+kube_mod=$here/kube; [ -d "$here/kube-${KUBE_VERSION%.*}" ] && kube_mod=$here/kube-${KUBE_VERSION%.*}
 cache=${MESHREV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshrev}
 log() { printf '[build %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -53,7 +54,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     ldflags+=" -X $pkg.gitVersion=v$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   done
   build_kube() {
-    cd "$here/kube"
+    cd "$kube_mod"
     for b in "${missing[@]}"; do
       log "go build k8s.io/kubernetes/cmd/$b"
       go build -trimpath -ldflags "$ldflags" -o "$kube_dir/$b.tmp" "k8s.io/kubernetes/cmd/$b"

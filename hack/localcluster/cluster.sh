@@ -61,7 +61,7 @@ cluster_up() {
   [[ $name =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || die "cluster name '$name' must be lowercase letters, digits and '-'"
   load_binaries
   # shellcheck source=versions.env
-  source "$here/versions.env"
+  local want_kube=${KUBE_VERSION:-}; source "$here/versions.env"; KUBE_VERSION=${want_kube:-$KUBE_VERSION}
   local dir=$clusters/$name kubeconfig=$clusters/$name/kubeconfig
   mkdir -p "$clusters"
   local start=$SECONDS

@@ -18,15 +18,16 @@ import * as operator from './commands/operator.js';
 import * as plan from './commands/plan.js';
 import * as status from './commands/status.js';
 import * as steer from './commands/steer.js';
+import * as version from './commands/version.js';
 import { exitCodeOf, formatError } from './errors.js';
-import { VERSION } from './version.js';
+import { versionLine } from './version.js';
 
 interface CommandModule {
   register(program: Command): void;
 }
 
 /** Every command, in help order. Add a command by adding its module here. */
-const COMMANDS: readonly CommandModule[] = [operator, injector, status, plan, steer, kubeInject, checkInject];
+const COMMANDS: readonly CommandModule[] = [operator, injector, status, plan, steer, kubeInject, checkInject, version];
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -54,7 +55,7 @@ export interface MainIO {
 function buildProgram(io?: MainIO): Command {
   const program = new Command(programName())
     .description('Migrate an Istio data plane between control-plane revisions, and inject sidecars')
-    .version(VERSION, '--version', 'print the version and exit')
+    .version(versionLine(), '--version', 'print the version, git commit and Node.js, and exit')
     .showHelpAfterError('(run with --help for usage)');
   // Before registering: subcommands copy these settings when they are created.
   program.exitOverride();

@@ -13,6 +13,7 @@ import {
   MIGRATION_PHASE_SUSPENDED,
   NAMESPACE_MIGRATION_STATES,
 } from '../api/migration.js';
+import { buildInfo, type BuildInfo } from '../api/build-info.js';
 
 export type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after';
 
@@ -40,6 +41,8 @@ const RESULTS: readonly ReconcileOutcome[] = ['success', 'error', 'requeue', 're
 export interface OperatorMetricsOptions {
   /** Register Node process metrics (CPU, memory, event loop lag, GC); default true. */
   processMetrics?: boolean;
+  /** What meshrev_build_info reports; default this build (src/api/build-info.ts). */
+  buildInfo?: BuildInfo;
 }
 
 /** Hook the Kubernetes write helpers call for every write request (see src/kube/apply.ts). */
@@ -163,8 +166,16 @@ export class OperatorMetrics {
     registers: [this.registry],
   });
 
+  private readonly buildInfo = new Gauge({
+    name: 'meshrev_build_info',
+    help: 'Always 1; the labels say which meshrev build runs (version, git commit) on which Node.js',
+    labelNames: ['version', 'commit', 'node'] as const,
+    registers: [this.registry],
+  });
+
   constructor(opts: OperatorMetricsOptions = {}) {
     if (opts.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    this.buildInfo.set({ ...(opts.buildInfo ?? buildInfo()) }, 1);
   }
 
   /** The hooks a WorkQueue named `controller` reports through (the queue is named after its controller). */

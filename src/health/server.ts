@@ -2,12 +2,16 @@
 //   /healthz  200 while the process answers (and every liveness check passes)
 //   /readyz   200 once every readiness check passes (e.g. informer caches
 //             synced); 503 listing the failing checks otherwise
-//   /metrics  Prometheus text exposition of the operator's registry
+//   /metrics  Prometheus text exposition of the operator's registry; with
+//             authorizeMetrics, only for callers it allows (the operator
+//             passes a TokenReview + SubjectAccessReview check, as
+//             kubebuilder's metrics filter does); probes stay open
 // Responses follow the API server's own /healthz and /readyz format
 // ("[+]name ok" / "[-]name failed: reason"), and /readyz/<name> checks one.
 // HealthApp is built apart from listen(), and tested by inject().
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { MetricsAuthorizer } from '../api/metrics-auth.js';
 import type { OperatorMetrics } from './metrics.js';
 
 /** Passes when it returns true (or nothing); fails when it returns false or throws (the message is shown). */
@@ -17,11 +21,16 @@ export interface HealthAppOptions {
   metrics?: Pick<OperatorMetrics, 'render'>;
   /** A check that takes longer fails. Default 5 s (probes time out at 1 s by default, so keep checks cheap). */
   checkTimeoutMs?: number;
+  /** Decides who may read /metrics from the request's Authorization header; absent: anyone. */
+  authorizeMetrics?: MetricsAuthorizer;
 }
+
 
 export interface InjectRequest {
   method?: string;
   url: string;
+  /** The Authorization header, when any. */
+  authorization?: string;
 }
 
 export interface InjectResponse {
@@ -41,9 +50,11 @@ export class HealthApp {
   private readonly readiness = new Map<string, HealthCheck>([['ping', () => true]]);
   private readonly metrics: Pick<OperatorMetrics, 'render'> | undefined;
   private readonly checkTimeoutMs: number;
+  private readonly authorizeMetrics: MetricsAuthorizer | undefined;
 
   constructor(opts: HealthAppOptions = {}) {
     this.metrics = opts.metrics;
+    this.authorizeMetrics = opts.authorizeMetrics;
     this.checkTimeoutMs = opts.checkTimeoutMs ?? 5_000;
   }
 
@@ -74,6 +85,12 @@ export class HealthApp {
     const path = url.pathname.replace(/\/+$/, '') || '/';
     if (path === '/metrics') {
       if (!this.metrics) return text(404, 'metrics are not enabled\n');
+      const decision = this.authorizeMetrics ? await this.authorizeMetrics(req.authorization) : { allowed: true as const };
+      if (!decision.allowed) {
+        const r = text(decision.status, `${decision.reason}\n`);
+        if (decision.status === 401) r.headers['www-authenticate'] = 'Bearer';
+        return r;
+      }
       const { contentType, body } = await this.metrics.render();
       return { statusCode: 200, headers: { 'content-type': contentType }, body };
     }
@@ -97,7 +114,7 @@ export class HealthApp {
 
   /** A node:http request listener. */
   readonly handler = (req: IncomingMessage, res: ServerResponse): void => {
-    this.inject({ method: req.method, url: req.url ?? '/' }).then(
+    this.inject({ method: req.method, url: req.url ?? '/', authorization: req.headers.authorization }).then(
       (r) => {
         res.writeHead(r.statusCode, r.headers);
         res.end(req.method === 'HEAD' ? undefined : r.body);

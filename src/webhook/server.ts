@@ -52,6 +52,8 @@ export interface WebhookServer {
   /** `https://<address>:<port><path>`, path default `/inject`. */
   url(path?: string): string;
   stats(): WebhookServerStats;
+  /** Serves new connections with this certificate and key (a renewal); open connections keep theirs. */
+  setCertificate(cert: string | Buffer, key: string | Buffer): void;
   /** Stops accepting connections, closes idle ones, and resolves when the server is closed. */
   close(): Promise<void>;
 }
@@ -260,6 +262,7 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
     port: bound.port,
     url: (path = INJECT_PATH) => `https://${host}:${bound.port}${path}`,
     stats: () => ({ ...stats }),
+    setCertificate: (cert, key) => server.setSecureContext({ cert, key }),
     close() {
       closing ??= new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -38,6 +38,13 @@ export interface MeshOptions {
 }
 
 export async function startMesh(c: Clients, opts: MeshOptions = {}): Promise<Mesh> {
+  const mesh = await startMeshInjectors(opts);
+  await declareOldRevision(c, mesh);
+  return mesh;
+}
+
+/** The mesh's two injectors, before any MeshRevision exists (for an operator that must know their ports first). */
+export async function startMeshInjectors(opts: MeshOptions = {}): Promise<Mesh> {
   const sfx = uniqueName('m').slice(2);
   const oldRev = opts.real ? `1-30-${sfx}` : `old-${sfx}`;
   const newRev = opts.real ? `1-31-${sfx}` : `new-${sfx}`;
@@ -47,7 +54,7 @@ export async function startMesh(c: Clients, opts: MeshOptions = {}): Promise<Mes
         startInjector({ revision: oldRev, ...(opts.oldConfig !== undefined ? { config: opts.oldConfig } : {}) }),
         startInjector({ revision: newRev, ...(opts.newConfig !== undefined ? { config: opts.newConfig } : {}) }),
       ]);
-  const mesh: Mesh = {
+  return {
     oldRev,
     newRev,
     oldInjector,
@@ -56,8 +63,11 @@ export async function startMesh(c: Clients, opts: MeshOptions = {}): Promise<Mes
     namespaces: [],
     meshRevisions: [],
   };
-  await createMeshRevision(c, mesh, meshRevisionObject(oldRev, oldInjector, { default: true }));
-  return mesh;
+}
+
+/** Declares the old revision as the default (its webhook served by the running operator). */
+export async function declareOldRevision(c: Clients, mesh: Mesh): Promise<void> {
+  await createMeshRevision(c, mesh, meshRevisionObject(mesh.oldRev, mesh.oldInjector, { default: true }));
 }
 
 export function meshRevisionObject(revision: string, inj: Pick<MeshInjector, 'url' | 'caBundle'>, extra: Partial<MeshRevision['spec']> = {}): MeshRevision & k8s.KubernetesObject {

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { buildInjectorConfig, parseInjectorConfigYaml, type InjectorConfig } from '../../injector/config.js';
 import { createLogger } from '../../runtime/logger.js';
 import { createAdmissionApp } from '../../webhook/admission.js';
+import { watchCertificate } from '../../webhook/cert-reload.js';
 import { startWebhookServer } from '../../webhook/server.js';
 import { CliError } from '../errors.js';
 import { outputOf } from '../io.js';
@@ -66,8 +67,16 @@ export function register(program: Command): void {
       });
       const server = await startWebhookServer({ app, cert, key, port: opts.port, address: opts.address });
       io.err(`injector for revision ${config.revision} listening on ${server.url()} (image ${config.proxy.image})\n`);
+      // cert-manager renews the certificate in place: serve the new one without a restart.
+      const reloader = watchCertificate({
+        certFile: opts.cert,
+        keyFile: opts.key,
+        apply: (c, k) => server.setCertificate(c, k),
+        onReload: (err) => (err ? log.error(err.message) : log.info('serving certificate reloaded', { cert: opts.cert })),
+      });
       const signal = await waitForSignal();
       io.err(`received ${signal}, shutting down\n`);
+      reloader.close();
       await server.close();
     });
 }

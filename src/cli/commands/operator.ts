@@ -15,6 +15,16 @@ interface Options {
   leaderElectionName: string;
   concurrency: string;
   logLevel?: string;
+  metricsAuth?: string;
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** --metrics-auth: explicit, else "kubernetes" when /metrics is reachable beyond loopback. */
+function metricsAuthOf(value: string | undefined, host: string): boolean {
+  if (value === undefined) return !LOOPBACK.test(host);
+  if (value === 'kubernetes' || value === 'none') return value === 'kubernetes';
+  throw new CliError(`--metrics-auth: "${value}" is not kubernetes or none`, 2);
 }
 
 /** "host:port" → parts; the host may be empty (all interfaces, as written explicitly) or a bracketed IPv6 address. */
@@ -39,10 +49,12 @@ export function register(program: Command): void {
     .option('--leader-election-name <name>', 'name of the Lease', 'meshrev-leader')
     .option('--concurrency <n>', 'MeshRevisions reconciled at once', '2')
     .option('--log-level <level>', 'error, warn, info, debug (default: $LOG_LEVEL or info)')
+    .option('--metrics-auth <mode>', 'who may read /metrics: kubernetes (a bearer token allowed to get /metrics, checked with TokenReview and SubjectAccessReview) or none (default: kubernetes unless --health-address is loopback); probes are always open')
     .action(async (opts: Options) => {
       const concurrency = Number(opts.concurrency);
       if (!Number.isInteger(concurrency) || concurrency < 1) throw new CliError(`--concurrency: "${opts.concurrency}" must be a whole number ≥ 1`, 2);
       const listen = parseAddress(opts.healthAddress);
+      const metricsAuth = metricsAuthOf(opts.metricsAuth, listen.host);
       const log = createLogger({ level: opts.logLevel });
       const kc = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
       const op = await startOperator({
@@ -50,6 +62,7 @@ export function register(program: Command): void {
         listen,
         concurrency,
         log,
+        metricsAuth,
         handleSignals: true,
         ...(opts.leaderElect ? { leaderElection: { namespace: opts.leaderElectionNamespace, name: opts.leaderElectionName } } : {}),
       });

@@ -2,7 +2,7 @@
 // layer noticed), --version, -o text|json|yaml, a broken pipe ending quietly,
 // and kubectl's words when no kubeconfig is found.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,11 +41,31 @@ async function withEnv<T>(env: Record<string, string | undefined>, fn: () => Pro
 }
 
 describe('cli: exit codes', function () {
-  it('--version prints package.json\'s version and exits 0', async function () {
+  it('--version and `version` print package.json\'s version, the commit and the Node.js, and exit 0', async function () {
     const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string };
     const r = await run('--version');
     expect(r.code).to.equal(0);
-    expect(r.out).to.equal(`${pkg.version}\n`);
+    // Unbundled (dist/src, as the tests run it) no commit was baked in.
+    expect(r.out).to.equal(`meshrev ${pkg.version} (commit unknown, node ${process.version})\n`);
+    expect(await run('version')).to.deep.equal(r);
+    const json = await run('version', '-o', 'json');
+    expect(JSON.parse(json.out)).to.deep.equal({ version: pkg.version, commit: 'unknown', node: process.version });
+  });
+
+  it('the bundle (dist/meshrev.mjs) reports the git commit it was built from', function () {
+    this.timeout(20_000);
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repoPath('.'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    try {
+      git('rev-parse', 'HEAD');
+    } catch {
+      this.skip(); // not a git checkout: the bundle says "unknown", which the test above covers
+    }
+    const out = execFileSync(process.execPath, [repoPath('dist/meshrev.mjs'), 'version', '-o', 'json'], { encoding: 'utf8' });
+    const info = JSON.parse(out) as { version: string; commit: string };
+    expect(info.commit).to.match(/^[0-9a-f]{40}(-dirty)?$/);
+    // A commit of this repository (HEAD when the bundle is fresh).
+    expect(git('cat-file', '-t', info.commit.replace(/-dirty$/, ''))).to.equal('commit');
+    expect(execFileSync(process.execPath, [repoPath('dist/meshrev.mjs'), '--version'], { encoding: 'utf8' })).to.contain(`(commit ${info.commit},`);
   });
 
   it('--help and help <command> exit 0', async function () {

@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { OperatorMetrics } from '../../../src/health/metrics.js';
 import { createHealthApp, listen } from '../../../src/health/server.js';
+import { repoPath } from '../../support/repo.js';
 
 describe('health app', () => {
   it('answers /healthz with 200 while the process runs', async () => {
@@ -99,6 +101,14 @@ describe('health app', () => {
     ]) {
       expect(r.body, name).to.contain(name);
     }
+  });
+
+  it('serves meshrev_build_info = 1 labelled with the version, commit and Node.js', async () => {
+    const pkg = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')) as { version: string };
+    const own = await createHealthApp({ metrics: new OperatorMetrics({ processMetrics: false }) }).inject({ url: '/metrics' });
+    expect(own.body).to.contain(`meshrev_build_info{version="${pkg.version}",commit="unknown",node="${process.version}"} 1`);
+    const given = new OperatorMetrics({ processMetrics: false, buildInfo: { version: '9.8.7', commit: 'abc123', node: 'v20.0.0' } });
+    expect((await given.render()).body).to.contain('meshrev_build_info{version="9.8.7",commit="abc123",node="v20.0.0"} 1');
   });
 
   it('listens on a free port when given port 0 and closes cleanly', async () => {
