@@ -20,6 +20,6 @@ export function makeGates(opts: { readyEndpoints: ReadyEndpoints; urlPolicy?: Ur
   const urlPolicy = opts.urlPolicy ?? urlPolicyFromEnv(process.env);
   return {
     probeInjector: (injector) => probeInjector(injector, { readyEndpoints: opts.readyEndpoints }),
-    runCheck: (i) => (i.check.kind === 'prometheus' ? runPrometheusCheck(i.check, i.vars) : runHttpCheck(i.check, i.vars, { urlPolicy })),
+    runCheck: (i) => (i.check.kind === 'prometheus' ? runPrometheusCheck(i.check, i.vars, { urlPolicy }) : runHttpCheck(i.check, i.vars, { urlPolicy })),
   };
 }

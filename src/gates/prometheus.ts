@@ -7,6 +7,7 @@
 import type { Measurement, QueryVars, ResolvedPrometheusCheck } from '../api/health.js';
 import { placeholders, renderQuery } from '../policy/analysis.js';
 import { describeFetchError, readCapped, type RunOptions } from './http.js';
+import { DEFAULT_URL_POLICY, refusalMessage, refusedUrl } from './url-policy.js';
 
 export type { RunOptions } from './http.js';
 
@@ -120,9 +121,17 @@ export async function runPrometheusCheck(check: ResolvedPrometheusCheck, vars: Q
   url.searchParams.set('timeout', `${check.timeoutMs}ms`);
   const where = `Prometheus at ${check.address}`;
   const timeout = AbortSignal.timeout(check.timeoutMs);
+  // The same address policy as HTTP checks: no query leaves for a link-local or metadata address.
+  const refused = await refusedUrl(url, opts.urlPolicy ?? DEFAULT_URL_POLICY, opts.resolve);
+  if (refused !== undefined) return { kind: 'error', message: refusalMessage(check.address, refused) };
   const signal = opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout;
   try {
-    const res = await fetch(url, { method: 'GET', headers: { accept: 'application/json' }, signal, redirect: 'follow' });
+    // Redirects are not followed: a redirect could lead where the policy refuses to go.
+    const res = await fetch(url, { method: 'GET', headers: { accept: 'application/json' }, signal, redirect: 'manual' });
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => undefined);
+      return { kind: 'error', message: `${where} answered a redirect (HTTP ${res.status}) to ${res.headers.get('location') ?? '?'}: give the final address of Prometheus' API` };
+    }
     const text = await readCapped(res, MAX_PROMETHEUS_RESPONSE_BYTES);
     if (text === undefined) {
       return { kind: 'error', message: `${where} answered more than ${MAX_PROMETHEUS_RESPONSE_BYTES} bytes: a health query must return one value; aggregate it` };

@@ -112,6 +112,7 @@ const cases: Case[] = [
   { what: 'prometheus query empty', spec: { healthChecks: { prometheus: [prom({ query: '' })] } }, field: 'spec.healthChecks.prometheus[0].query' },
   { what: 'prometheus without min or max', spec: { healthChecks: { prometheus: [prom({ max: null })] } }, field: 'spec.healthChecks.prometheus[0]' },
   { what: 'prometheus min above max', spec: { healthChecks: { prometheus: [prom({ min: 5, max: 1 })] } }, field: 'spec.healthChecks.prometheus[0]' },
+  { what: 'prometheus address link-local', spec: { healthChecks: { prometheus: [prom({ address: 'http://169.254.169.254' })] } }, field: 'spec.healthChecks.prometheus[0].address' },
   { what: 'prometheus address not a URL', spec: { healthChecks: { prometheus: [prom({ address: 'prometheus:9090' })] } }, field: 'spec.healthChecks.prometheus[0].address' },
   { what: 'prometheus noData unknown', spec: { healthChecks: { prometheus: [prom({ noData: 'ignore' })] } }, field: 'spec.healthChecks.prometheus[0].noData' },
   { what: 'onFailure of the checks unknown', spec: { healthChecks: { onFailure: 'page', http: [check()] } }, field: 'spec.healthChecks' },
