@@ -293,11 +293,11 @@ describe('cli: meshrev status and plan on a cluster', function () {
       expect(JSON.parse(offline.out)).to.deep.equal(JSON.parse(live.out));
     });
 
-    it('stops at a validation error with exit code 2, naming the field', async function () {
+    it('stops at a validation error with exit code 1 (bad input, not usage: README "The CLI"), naming the field', async function () {
       const bad = join(dir, 'bad.yaml');
       writeFileSync(bad, stringify({ ...newRevObject, spec: { ...newRevObject.spec, migration: { from: ['default'], steps: [{ percent: 0 }] } } }));
       const r = await run('plan', '-f', bad, '--kubeconfig', kubeconfig, '-o', 'json');
-      expect(r.code).to.equal(2);
+      expect(r.code).to.equal(1);
       expect(r.out).to.equal('');
       expect(r.err).to.match(/spec\.migration\.steps\[0\]\.percent: /);
     });
