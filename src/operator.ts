@@ -50,6 +50,29 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
+/** The informers the controller reads, registered with the manager (started and synced by it). */
+function watchCluster(manager: Manager, kc: OperatorOptions['kc']) {
+  const meshRevisions = manager.informer({ kc: kc, resource: { apiVersion: API_VERSION, kind: KIND, plural: PLURAL } });
+  const webhooks = manager.informer<V1MutatingWebhookConfiguration>({
+    kc: kc,
+    resource: {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'MutatingWebhookConfiguration',
+      plural: 'mutatingwebhookconfigurations',
+      // Ours, istiod's chart's and istioctl's tag MWCs all carry istio.io/rev.
+      labelSelector: LABEL_ISTIO_REV,
+    },
+  });
+  // Every pod of the cluster is watched: the cache keeps only what the policies read (kube/projections).
+  const transform = withoutBookkeeping;
+  const namespaces = manager.informer<V1Namespace>({ kc: kc, transform, resource: { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces' } });
+  const pods = manager.informer<V1Pod>({ kc: kc, transform: podProjection, resource: { apiVersion: 'v1', kind: 'Pod', plural: 'pods' } });
+  const deployments = manager.informer<V1Deployment>({ kc: kc, transform, resource: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' } });
+  const statefulSets = manager.informer<V1StatefulSet>({ kc: kc, transform, resource: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' } });
+  const daemonSets = manager.informer<V1DaemonSet>({ kc: kc, transform, resource: { apiVersion: 'apps/v1', kind: 'DaemonSet', plural: 'daemonsets' } });
+  return { meshRevisions, webhooks, namespaces, pods, deployments, statefulSets, daemonSets };
+}
+
 export async function startOperator(opts: OperatorOptions): Promise<RunningOperator> {
   const log = opts.log ?? createLogger();
   log.info('meshrev operator starting', buildInfo());
@@ -73,24 +96,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     ...(opts.leaderElection ? { leaderElection: { api: apis.coordination, ...opts.leaderElection } } : {}),
   });
 
-  const meshRevisions = manager.informer({ kc: opts.kc, resource: { apiVersion: API_VERSION, kind: KIND, plural: PLURAL } });
-  const webhooks = manager.informer<V1MutatingWebhookConfiguration>({
-    kc: opts.kc,
-    resource: {
-      apiVersion: 'admissionregistration.k8s.io/v1',
-      kind: 'MutatingWebhookConfiguration',
-      plural: 'mutatingwebhookconfigurations',
-      // Ours, istiod's chart's and istioctl's tag MWCs all carry istio.io/rev.
-      labelSelector: LABEL_ISTIO_REV,
-    },
-  });
-  // Every pod of the cluster is watched: the cache keeps only what the policies read (kube/projections).
-  const transform = withoutBookkeeping;
-  const namespaces = manager.informer<V1Namespace>({ kc: opts.kc, transform, resource: { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces' } });
-  const pods = manager.informer<V1Pod>({ kc: opts.kc, transform: podProjection, resource: { apiVersion: 'v1', kind: 'Pod', plural: 'pods' } });
-  const deployments = manager.informer<V1Deployment>({ kc: opts.kc, transform, resource: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' } });
-  const statefulSets = manager.informer<V1StatefulSet>({ kc: opts.kc, transform, resource: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' } });
-  const daemonSets = manager.informer<V1DaemonSet>({ kc: opts.kc, transform, resource: { apiVersion: 'apps/v1', kind: 'DaemonSet', plural: 'daemonsets' } });
+  const { meshRevisions, webhooks, namespaces, pods, deployments, statefulSets, daemonSets } = watchCluster(manager, opts.kc);
   for (const i of [meshRevisions, webhooks, namespaces, pods, deployments, statefulSets, daemonSets] as Informer<KubernetesObject>[]) {
     informerOf.set(`${i.resource.apiVersion}/${i.resource.kind}`, i);
   }

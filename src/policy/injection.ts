@@ -201,7 +201,6 @@ function routeByLabels(input: InjectionInput, mesh: MeshInjectionSettings): Rout
   const podLabels = input.pod.labels ?? {};
   const nsRev = nsLabels[LABEL_ISTIO_REV];
   const podRev = podLabels[LABEL_ISTIO_REV];
-  const podInjectLabel = podLabels[LABEL_SIDECAR_INJECT];
   const ns = `namespace ${input.namespace.name}`;
   const route = podRoute(nsLabels, podLabels, mesh);
   const serving = servingFromSettings(mesh);
@@ -267,7 +266,13 @@ function routeByLabels(input: InjectionInput, mesh: MeshInjectionSettings): Rout
       break;
   }
 
-  // Nothing selects the pod. Say why the near misses do not count.
+  return { decision: noRoute(input, mesh) };
+}
+
+/** No webhook selects the pod: say why the near misses (an inject label that is not "true", the annotation) do not count. */
+function noRoute(input: InjectionInput, mesh: MeshInjectionSettings): InjectionDecision {
+  const podInjectLabel = input.pod.labels?.[LABEL_SIDECAR_INJECT];
+  const ns = `namespace ${input.namespace.name}`;
   const notes: string[] = [];
   if (podInjectLabel !== undefined) {
     notes.push(`pod label ${LABEL_SIDECAR_INJECT}=${podInjectLabel} is not exactly "true", the only value webhook selectors match` +
@@ -277,11 +282,9 @@ function routeByLabels(input: InjectionInput, mesh: MeshInjectionSettings): Rout
   if (podInjectLabel === undefined && annotation === 'true') {
     notes.push(`the annotation ${LABEL_SIDECAR_INJECT}=${annotation} cannot select a webhook (selectors only see labels)`);
   }
-  return {
-    decision: no(InjectionReason.NoInjectionLabel,
-      `${notes.length ? `${notes.join('; ')}; ` : ''}no injection label on ${ns} or the pod` +
-      (mesh.enableNamespacesByDefault ? '' : ', and enableNamespacesByDefault is off')),
-  };
+  return no(InjectionReason.NoInjectionLabel,
+    `${notes.length ? `${notes.join('; ')}; ` : ''}no injection label on ${ns} or the pod` +
+    (mesh.enableNamespacesByDefault ? '' : ', and enableNamespacesByDefault is off'));
 }
 
 /** What the pod itself says: an explicit "true"/"false", a never/always selector, or nothing (the policy decides). */

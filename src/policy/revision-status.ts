@@ -235,6 +235,30 @@ function deletingConditions(o: RevisionObservation, deleting: NonNullable<Revisi
   }
 }
 
+/** Another MeshRevision's claim, or a webhook meshrev does not manage, serves the same pods: why, and what to do. */
+function conflictVerdict(o: RevisionObservation): { reason: string; message: string } {
+  const d = o.decision;
+  const parts: string[] = (d?.conflicts ?? []).map((c) => c.message);
+  if (o.foreign.length > 0) {
+    parts.push(
+      `MutatingWebhookConfiguration ${o.foreign.map((f) => `${f.name} (${f.why})`).join(', ')} not managed by meshrev ` +
+        'would also inject these pods (two injection paths): to keep the chart\'s webhooks, set spec.webhooks.management: External ' +
+        '(meshrev then adopts them and writes none); to let meshrev manage them, remove that configuration ' +
+        '(helm upgrade with global.operatorManageWebhooks=true, or istioctl tag remove)',
+    );
+  }
+  return { reason: d?.conflicts[0]?.reason ?? REASON_CHART_WEBHOOK_CONFLICT, message: parts.join('; ') };
+}
+
+/** External webhooks, none of which serves the revision yet: waiting for istiod's chart. */
+function externalWebhookMissing(rev: string): KstatusInput {
+  const message =
+    `spec.webhooks.management is External but no MutatingWebhookConfiguration labelled istio.io/rev=${rev} written outside meshrev ` +
+    `serves revision ${rev}: install istiod's chart for revision ${rev} (it writes istio-sidecar-injector-${rev}), or set ` +
+    'spec.webhooks.management: Managed with spec.injector for meshrev to write one; nothing moves until a webhook serves the revision';
+  return { ready: { status: 'False', reason: REASON_EXTERNAL_WEBHOOK_MISSING, message }, reconciling: { reason: REASON_EXTERNAL_WEBHOOK_MISSING, message } };
+}
+
 /** The status the object should have. Pure: same observation, same status. */
 export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatus {
   const prev = o.mrev.status ?? {};
@@ -261,27 +285,12 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
     lastFailure = failure(prev.lastFailure, REASON_API_ERROR, message, o.now);
   } else if ((d?.conflicts.length ?? 0) > 0 || o.foreign.length > 0) {
     phase = PHASE_CONFLICT;
-    const parts: string[] = (d?.conflicts ?? []).map((c) => c.message);
-    if (o.foreign.length > 0) {
-      parts.push(
-        `MutatingWebhookConfiguration ${o.foreign.map((f) => `${f.name} (${f.why})`).join(', ')} not managed by meshrev ` +
-          'would also inject these pods (two injection paths): to keep the chart\'s webhooks, set spec.webhooks.management: External ' +
-          '(meshrev then adopts them and writes none); to let meshrev manage them, remove that configuration ' +
-          '(helm upgrade with global.operatorManageWebhooks=true, or istioctl tag remove)',
-      );
-    }
-    const reason = d?.conflicts[0]?.reason ?? REASON_CHART_WEBHOOK_CONFLICT;
-    const message = parts.join('; ');
+    const { reason, message } = conflictVerdict(o);
     kstatus = { ready: { status: 'False', reason, message }, stalled: { reason, message } };
     lastFailure = failure(prev.lastFailure, reason, message, o.now);
   } else if (o.external && o.webhookConfiguration === undefined && d?.servesRevision) {
     phase = PHASE_PENDING;
-    const rev = o.mrev.spec.revision;
-    const message =
-      `spec.webhooks.management is External but no MutatingWebhookConfiguration labelled istio.io/rev=${rev} written outside meshrev ` +
-      `serves revision ${rev}: install istiod's chart for revision ${rev} (it writes istio-sidecar-injector-${rev}), or set ` +
-      'spec.webhooks.management: Managed with spec.injector for meshrev to write one; nothing moves until a webhook serves the revision';
-    kstatus = { ready: { status: 'False', reason: REASON_EXTERNAL_WEBHOOK_MISSING, message }, reconciling: { reason: REASON_EXTERNAL_WEBHOOK_MISSING, message } };
+    kstatus = externalWebhookMissing(o.mrev.spec.revision);
   } else if (migration) {
     const { phase: migrationPhase, ...m } = migration;
     kstatus = m;
