@@ -17,6 +17,7 @@ export interface Bench {
 export const BENCHES: Readonly<Record<string, () => Promise<Bench>>> = {
   injector: async () => (await import('./injector.js')).bench,
   migration: async () => (await import('./migration.js')).bench,
+  reconcile: async () => (await import('./reconcile.js')).bench,
 };
 
 export async function runBenches(argv: string[]): Promise<number> {

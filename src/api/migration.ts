@@ -157,6 +157,12 @@ export interface NamespaceOrigin {
   revision: string;
   /** The injection labels before the first change; absent keys were absent. */
   labels: { 'istio-injection'?: string; 'istio.io/rev'?: string };
+  /**
+   * The 1-based migration step the namespace was moved in (records written before
+   * bounded status have none). status.migration lists only namespaces still moving,
+   * failed or returned, so the step of the others is kept here, with the namespace.
+   */
+  step?: number;
   /** RFC 3339: when the namespace was relabelled to `revision`. */
   movedAt?: string;
   /** RFC 3339: when its origin labels were restored (a rollback in progress). */
@@ -200,6 +206,13 @@ export const ADMISSION_PROBE_RETRY_MS = 250;
 
 // ---------------------------------------------------------------------------
 // Status
+
+/**
+ * status.migration.namespaces lists at most this many namespaces. With every
+ * namespace listed (~150 B each) a MeshRevision migrating ~10,000 namespaces
+ * reached etcd's 1.5 MiB object limit and every status write failed.
+ */
+export const MAX_LISTED_NAMESPACES = 100;
 
 /** A word of MigrationStatus.phase (src/api/vocabulary.ts): not interchangeable with a namespace state or a MeshRevision phase. */
 type PhaseWord<S extends string> = Word<S, 'MigrationPhase'>;
@@ -289,7 +302,16 @@ export interface MigrationStatus {
   /** 1-based step being worked on (or paused after). */
   currentStep?: number;
   steps?: StepStatus[];
+  /**
+   * The namespaces moving, failed or returned: at most MAX_LISTED_NAMESPACES, the failed
+   * first (step and name order). Pending and Migrated namespaces are only counted (counts):
+   * each moved namespace carries its own record (ANNOTATION_ORIGIN), which `meshrev status`
+   * reads, so the object stays small however many namespaces move. Statuses written by
+   * versions before 0.2 list every namespace; they are read the same way.
+   */
   namespaces?: NamespaceMigrationStatus[];
+  /** How many more namespaces are moving, failed or returned than `namespaces` lists ("+N more"). */
+  unlistedNamespaces?: number;
   counts?: MigrationCounts;
   /** RFC 3339 */
   startedAt?: string;

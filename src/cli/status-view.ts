@@ -18,13 +18,16 @@ import {
   MIGRATION_PHASE_ROLLED_BACK,
   MIGRATION_PHASE_SUCCEEDED,
   MIGRATION_PHASE_SUSPENDED,
+  NS_MIGRATED,
+  NS_MIGRATING,
+  NS_PENDING,
   NS_ROLLED_BACK,
   NS_ROLLING_BACK,
   rollbackWasRequested,
   type MigrationCounts,
 } from '../api/migration.js';
 import { findCondition } from '../policy/conditions.js';
-import { readOrigin } from '../policy/migration.js';
+import { classifyNamespaces, readOrigin } from '../policy/migration.js';
 import { isLivePod } from '../policy/pods.js';
 import {
   podRoute,
@@ -228,7 +231,13 @@ function revisionRows(input: StatusInput, pods: readonly V1Pod[]): RevisionRow[]
   return rows;
 }
 
-function namespaceMigration(ns: V1Namespace, meshRevisions: readonly MeshRevision[]): NamespaceMigration | null {
+/**
+ * A namespace's migration, read where its record of truth is. status.migration lists only the
+ * namespaces moving, failed or returned (at most 100); every namespace a migration moved carries
+ * its own record (the origin annotation: migration, step, when moved or returned), and its pods
+ * say whether it arrived. A namespace no migration moved yet is Pending when a migration selects it.
+ */
+function namespaceMigration(ns: V1Namespace, meshRevisions: readonly MeshRevision[], arrived: boolean, pendingFor: ReadonlyMap<string, PendingIn>): NamespaceMigration | null {
   const name = ns.metadata?.name ?? '';
   const origin = readOrigin(ns);
   const entries = meshRevisions.flatMap((m) =>
@@ -245,10 +254,42 @@ function namespaceMigration(ns: V1Namespace, meshRevisions: readonly MeshRevisio
     };
   }
   if (origin) {
-    const state = origin.rolledBackAt ? NS_ROLLED_BACK : origin.returnedAt ? NS_ROLLING_BACK : NS_MOVED;
-    return { meshRevision: origin.meshRevision, state, from: sourceOfLabels(origin.labels) ?? 'none' };
+    const owner = meshRevisions.find((m) => m.metadata.name === origin.meshRevision);
+    const state = origin.rolledBackAt ? NS_ROLLED_BACK : origin.returnedAt ? NS_ROLLING_BACK : owner === undefined ? NS_MOVED : movedState(owner, origin.step, arrived);
+    return { meshRevision: origin.meshRevision, state, ...(origin.step !== undefined ? { step: origin.step } : {}), from: sourceOfLabels(origin.labels) ?? 'none' };
   }
-  return null;
+  const pending = pendingFor.get(name);
+  return pending ? { meshRevision: pending.meshRevision, state: NS_PENDING, from: pending.from } : null;
+}
+
+/**
+ * A moved namespace its migration does not list: Migrated once its step completed (or the
+ * migration succeeded), or when its pods all run the revision its labels select; otherwise its
+ * workloads are still being restarted or verified (Migrating).
+ */
+function movedState(owner: MeshRevision, step: number | undefined, arrived: boolean): string {
+  const m = owner.status?.migration;
+  const stepDone = step !== undefined && m?.steps?.some((s) => s.index === step && s.completedAt !== undefined);
+  return m?.phase === MIGRATION_PHASE_SUCCEEDED || stepDone || arrived ? NS_MIGRATED : NS_MIGRATING;
+}
+
+interface PendingIn {
+  meshRevision: string;
+  from: string;
+}
+
+/** Namespaces a migration selects that it has not moved yet, by name (the plan's pending ones). */
+function pendingNamespaces(meshRevisions: readonly MeshRevision[], namespaces: readonly V1Namespace[]): Map<string, PendingIn> {
+  const out = new Map<string, PendingIn>();
+  for (const m of meshRevisions) {
+    const migration = m.spec?.migration;
+    if (!migration || !m.metadata.name) continue;
+    const uid = m.metadata.uid;
+    for (const c of classifyNamespaces({ meshRevision: m.metadata.name, ...(uid !== undefined ? { uid } : {}), revision: m.spec.revision, migration, namespaces })) {
+      if (c.kind === 'pending' && !out.has(c.name)) out.set(c.name, { meshRevision: m.metadata.name, from: c.from });
+    }
+  }
+  return out;
 }
 
 function namespaceRows(input: StatusInput, pods: readonly V1Pod[], resolve: RevisionResolver): NamespaceRow[] {
@@ -260,6 +301,7 @@ function namespaceRows(input: StatusInput, pods: readonly V1Pod[], resolve: Revi
     podsByNs.set(ns, list);
   }
   const rows: NamespaceRow[] = [];
+  const pendingFor = pendingNamespaces(input.meshRevisions, input.namespaces);
   for (const ns of input.namespaces) {
     const name = ns.metadata?.name;
     if (!name || (input.namespace !== undefined && name !== input.namespace)) continue;
@@ -280,7 +322,7 @@ function namespaceRows(input: StatusInput, pods: readonly V1Pod[], resolve: Revi
       const expected = expectedRevisionOf(labels, p, resolve);
       if (expected === undefined || (expected ?? UNINJECTED) !== key) stale++;
     }
-    const migration = namespaceMigration(ns, input.meshRevisions);
+    const migration = namespaceMigration(ns, input.meshRevisions, stale === 0 && revision !== null, pendingFor);
     const relevant = Object.keys(injectionLabels).length > 0 || injected > 0 || stale > 0 || migration !== null;
     if (!relevant) continue;
     const sortedCounts = Object.fromEntries(Object.entries(counts).sort(([a], [b]) => byString(a, b)));

@@ -25,6 +25,7 @@ import {
   DEFAULT_MAX_CONCURRENT_NAMESPACES,
   DEFAULT_MAX_CONCURRENT_RESTARTS,
   DEFAULT_MIGRATION_FAILURE_POLICY,
+  MAX_LISTED_NAMESPACES,
   EVENT_MIGRATION_AWAITING_PROMOTION,
   EVENT_MIGRATION_FAILED,
   EVENT_MIGRATION_ROLLED_BACK,
@@ -132,6 +133,14 @@ export interface MigrationObservation {
   injector?: { blocked?: string };
   /** Measurements of the checks that were due, by CheckInstance.key. */
   measurements: ReadonlyMap<string, Measurement>;
+  /**
+   * Every namespace as this process last decided it (MigrationDecision.entries), for the
+   * generation it decided for: status.migration lists only the namespaces still moving, failed
+   * or returned, so this is where a namespace verified in a step not yet complete stays
+   * Migrated. Absent after a restart: the namespaces' origin records and the completed steps
+   * in status stand in for it (see `previousEntry`).
+   */
+  known?: { generation: number | undefined; entries: ReadonlyMap<string, NamespaceMigrationStatus> };
 }
 
 // ---------------------------------------------------------------------------
@@ -181,6 +190,8 @@ export interface MigrationDecision {
   arrivals: { direction: 'forward' | 'rollback'; seconds: number }[];
   /** The memo to keep for this MeshRevision (namespaces it no longer moves are gone from it). */
   memo: Map<string, AdmissionMemo>;
+  /** Every namespace of the migration, as decided (status.migration.namespaces lists only some): metrics, `known`, `meshrev plan`. */
+  entries: NamespaceMigrationStatus[];
   result: MigrationResult;
 }
 
@@ -231,7 +242,7 @@ interface Scene {
   generation: number | undefined;
   prev: MigrationStatus;
   sameGeneration: boolean;
-  /** status.migration.namespaces as last written, by name. */
+  /** Where each namespace was at the last decision, as far as it is known (see previousEntry). */
   prevByName: Map<string, NamespaceMigrationStatus>;
   byName: Map<string, V1Namespace>;
   classes: NamespaceClass[];
@@ -274,7 +285,7 @@ function decidePass(obs: MigrationObservation, forcedRollback: string | undefine
   const blocked = injectorGate(scene, gateReason);
   const fwd = phaseOf(scene, steps, { gateReason, checksHold: checks.hold, blocked });
   const restarts = budgetedRestarts(scene);
-  const result = statusOf(scene, steps, fwd, { gateReason, checksHold: checks.hold, blocked, checksRequeue: checks.requeueAfterMs, waiting });
+  const { entries: all, ...result } = statusOf(scene, steps, fwd, { gateReason, checksHold: checks.hold, blocked, checksRequeue: checks.requeueAfterMs, waiting });
   return {
     kind: 'decided',
     decision: {
@@ -283,10 +294,11 @@ function decidePass(obs: MigrationObservation, forcedRollback: string | undefine
       started: fwd.started,
       restarts,
       restartConcurrency: Math.min(scene.spec?.maxConcurrentRestarts ?? DEFAULT_MAX_CONCURRENT_RESTARTS, RESTART_REQUEST_CONCURRENCY),
-      events: [...scene.events, ...announce(scene, result.status.namespaces ?? []), ...transitions(scene, result.status)],
+      events: [...scene.events, ...announce(scene, all), ...transitions(scene, result.status, all)],
       gateFailures: scene.gateFailures,
-      arrivals: arrivals(scene, result.status.namespaces ?? []),
+      arrivals: arrivals(scene, all),
       memo: new Map([...scene.memo].filter(([ns]) => scene.outcomes.has(ns))),
+      entries: all,
       result: { ...(checks.status ? { healthChecks: checks.status } : {}), ...result },
     },
   };
@@ -305,7 +317,8 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
   const moved = classes.filter((c): c is Extract<NamespaceClass, { kind: 'moved' }> => c.kind === 'moved');
   if (!spec && moved.length === 0) return undefined;
   const returned = returnedNamespaces(name, namespaces, uid);
-  const prevByName = new Map((prev.namespaces ?? []).map((e) => [e.name, e]));
+  const sameGeneration = prev.generation === generation;
+  const prevByName = previousEntries(obs, prev, sameGeneration, [...moved, ...returned]);
   const scene: Scene = {
     obs,
     spec,
@@ -313,7 +326,7 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
     target,
     generation,
     prev,
-    sameGeneration: prev.generation === generation,
+    sameGeneration,
     prevByName,
     byName: new Map(namespaces.map((n) => [n.metadata?.name ?? '', n])),
     classes,
@@ -337,7 +350,7 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
     const ns = scene.byName.get(c.name)!;
     const back = rollbackAll || rollbackListed.has(c.name) || c.origin.rollbackReason !== undefined;
     // The step a namespace moved in, as recorded: while going back the plan's order changes under it.
-    const step = prevByName.get(c.name)?.step ?? scene.plan.stepOf.get(c.name) ?? 0;
+    const step = prevByName.get(c.name)?.step ?? c.origin.step ?? scene.plan.stepOf.get(c.name) ?? 0;
     const arrived = scene.sameGeneration ? prevByName.get(c.name) : undefined;
     scene.outcomes.set(
       c.name,
@@ -348,11 +361,40 @@ function sceneOf(obs: MigrationObservation, forcedRollback: string | undefined):
   for (const r of returned) {
     const byGate = r.origin.rollbackReason !== undefined && r.origin.rollbackGeneration === generation;
     if (scene.outcomes.has(r.name) || !(rollbackAll || rollbackListed.has(r.name) || byGate)) continue;
-    const entry: NamespaceMigrationStatus = { name: r.name, state: NS_ROLLED_BACK, step: prevByName.get(r.name)?.step ?? 0, from: sourceOfLabels(r.origin.labels) ?? 'none' };
+    const entry: NamespaceMigrationStatus = { name: r.name, state: NS_ROLLED_BACK, step: prevByName.get(r.name)?.step ?? r.origin.step ?? 0, from: sourceOfLabels(r.origin.labels) ?? 'none' };
     // Deleting the MeshRevision: its records on namespaces go with it.
     scene.outcomes.set(r.name, { entry, restarts: [], rolling: 0, ...(obs.deleting ? { patch: forgetOrigin(scene.byName.get(r.name)!) } : {}) });
   }
   return scene;
+}
+
+/**
+ * Where each namespace this migration moved or returned stood at the last decision. status.migration
+ * lists only namespaces still moving, failed or returned (bounded; statuses written before that list
+ * every namespace, and are read the same way). For the others, in order: what this process decided
+ * last (`known`), then what the cluster records: a namespace moved in a step that status says was
+ * completed (this generation) was verified then, and stays Migrated; one whose origin record says
+ * rolledBackAt is back. A namespace none of these places is left out: its state is then decided
+ * afresh (its workloads judged again), and no event announces it.
+ */
+function previousEntries(
+  obs: MigrationObservation,
+  prev: MigrationStatus,
+  sameGeneration: boolean,
+  recorded: readonly { name: string; origin: NamespaceOrigin }[],
+): Map<string, NamespaceMigrationStatus> {
+  const out = new Map((prev.namespaces ?? []).map((e) => [e.name, e]));
+  const known = obs.known !== undefined && obs.known.generation === obs.mrev.metadata.generation ? obs.known.entries : undefined;
+  const completed = new Set(sameGeneration ? (prev.steps ?? []).filter((s) => s.completedAt !== undefined).map((s) => s.index) : []);
+  for (const { name, origin } of recorded) {
+    if (out.has(name)) continue;
+    const mine = known?.get(name);
+    const from = sourceOfLabels(origin.labels) ?? 'none';
+    if (mine !== undefined) out.set(name, mine);
+    else if (origin.rolledBackAt !== undefined) out.set(name, { name, state: NS_ROLLED_BACK, step: origin.step ?? 0, from });
+    else if (origin.step !== undefined && origin.returnedAt === undefined && completed.has(origin.step)) out.set(name, { name, state: NS_MIGRATED, step: origin.step, from });
+  }
+  return out;
 }
 
 function directionOf(
@@ -604,7 +646,10 @@ function builtInGate(scene: Scene): { reason: string; rollbackAll: boolean } | u
   const failing = entries(scene).filter((e) => e.state === NS_FAILED);
   const { policy } = scene;
   if (failing.length === 0 || scene.direction.rollbackAll || policy === 'pause') return undefined;
-  const reason = `health gate failed: ${failing.map((e) => `${e.name}: ${e.message ?? 'failed'}`).join('; ')}`;
+  const named = failing.slice(0, GATE_REASON_NAMESPACES).map((e) => `${e.name}: ${clip(e.message ?? 'failed', MAX_LISTED_MESSAGE)}`);
+  const more = failing.length > GATE_REASON_NAMESPACES ? `; and ${failing.length - GATE_REASON_NAMESPACES} more failed namespace(s)` : '';
+  // Bounded: the reason goes into status and into every returned namespace's origin record.
+  const reason = `health gate failed: ${named.join('; ')}${more}`;
   scene.events.push({ type: 'Warning', reason: 'HealthGateFailed', message: `${reason}; onFailure: ${policy}` });
   scene.gateFailures.push({ gate: 'workload', action: policy });
   if (policy === 'rollbackAll') return { reason, rollbackAll: true };
@@ -760,7 +805,7 @@ function stepHold(scene: Scene, steps: readonly StepStatus[], nextStep: number, 
 /** Records a pending namespace's origin and relabels it to the target, in one write. */
 function startNamespace(scene: Scene, n: string, step: number): void {
   const ns = scene.byName.get(n)!;
-  const origin: NamespaceOrigin = { ...originOf(ns, scene.name, scene.target, scene.obs.mrev.metadata.uid), movedAt: formatTime(scene.obs.now) };
+  const origin: NamespaceOrigin = { ...originOf(ns, scene.name, scene.target, scene.obs.mrev.metadata.uid), step, movedAt: formatTime(scene.obs.now) };
   scene.outcomes.set(n, {
     entry: { name: n, state: NS_MIGRATING, step, from: sourceOfLabels(origin.labels) ?? 'none', message: 'relabelled; restarting workloads' },
     restarts: [],
@@ -792,7 +837,45 @@ interface StatusInputs extends Gates {
   waiting: boolean;
 }
 
-function statusOf(scene: Scene, steps: StepStatus[], fwd: Forward, g: StatusInputs): Omit<MigrationResult, 'healthChecks'> {
+/** A namespace's message in status (and in a gate's reason) is cut to this many characters; 100 of them stay well under the object's size limit. */
+const MAX_LISTED_MESSAGE = 1024;
+/** A failed built-in gate's reason names this many failed namespaces, then counts the rest. */
+const GATE_REASON_NAMESPACES = 10;
+
+/** Which namespaces status.migration lists first when more than MAX_LISTED_NAMESPACES qualify: the failed, then those moving, then those back. */
+const LISTED_STATES: readonly NamespaceMigrationStatus['state'][] = [NS_FAILED, NS_ROLLING_BACK, NS_MIGRATING, NS_ROLLED_BACK];
+
+/**
+ * The namespaces status.migration lists: those moving, failed or returned — at most
+ * MAX_LISTED_NAMESPACES of them, the failed first — in step and name order, and how many more
+ * there are. Pending and Migrated namespaces are counted, not listed: their record is on the
+ * namespace (origin annotation), which `meshrev status` reads.
+ */
+export function listedNamespaces(all: readonly NamespaceMigrationStatus[]): { namespaces: NamespaceMigrationStatus[]; unlisted: number } {
+  const rank = (e: NamespaceMigrationStatus) => LISTED_STATES.indexOf(e.state);
+  const candidates = all.filter((e) => rank(e) >= 0);
+  const kept = candidates.length <= MAX_LISTED_NAMESPACES ? candidates : [...candidates].sort((a, b) => rank(a) - rank(b)).slice(0, MAX_LISTED_NAMESPACES);
+  const clipped = kept.sort(byStepAndName).map((e) => (e.message !== undefined && e.message.length > MAX_LISTED_MESSAGE ? { ...e, message: clip(e.message, MAX_LISTED_MESSAGE) } : e));
+  return { namespaces: clipped, unlisted: candidates.length - kept.length };
+}
+
+/** `text`, cut to `max` characters with a mark that it was. */
+function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 15)}… (truncated)`;
+}
+
+function byStepAndName(a: NamespaceMigrationStatus, b: NamespaceMigrationStatus): number {
+  return a.step - b.step || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** How many namespaces are in each state. */
+function countStates(list: readonly NamespaceMigrationStatus[]): (state: NamespaceMigrationStatus['state']) => number {
+  const c = new Map<string, number>();
+  for (const e of list) c.set(e.state, (c.get(e.state) ?? 0) + 1);
+  return (state) => c.get(state) ?? 0;
+}
+
+function statusOf(scene: Scene, steps: StepStatus[], fwd: Forward, g: StatusInputs): Omit<MigrationResult, 'healthChecks'> & { entries: NamespaceMigrationStatus[] } {
   const { plan, prev, sameGeneration, spec, direction, obs } = scene;
   // Moved namespaces, the pending ones of the plan, and those already returned.
   const list: NamespaceMigrationStatus[] = entries(scene);
@@ -800,16 +883,18 @@ function statusOf(scene: Scene, steps: StepStatus[], fwd: Forward, g: StatusInpu
     const fromOf = new Map(scene.classes.flatMap((c) => (c.kind === 'pending' ? [[c.name, c.from] as const] : [])));
     for (const n of plan.order) if (!scene.outcomes.has(n)) list.push({ name: n, state: NS_PENDING, step: plan.stepOf.get(n) ?? 0, from: fromOf.get(n) });
   }
-  list.sort((a, b) => a.step - b.step || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const count = (s: string) => list.filter((e) => e.state === s).length;
+  list.sort(byStepAndName);
+  const count = countStates(list);
   const eligible = direction.rollbackAll ? list.length : plan.order.length;
   const migrated = count(NS_MIGRATED);
+  const listed = listedNamespaces(list);
   const status: MigrationStatus = {
     generation: scene.generation,
     phase: fwd.phase,
     currentStep: fwd.currentStep,
     steps,
-    namespaces: list,
+    namespaces: listed.namespaces,
+    ...(listed.unlisted > 0 ? { unlistedNamespaces: listed.unlisted } : {}),
     counts: { eligible, migrated, inProgress: count(NS_MIGRATING) + count(NS_ROLLING_BACK), failed: count(NS_FAILED), rolledBack: count(NS_ROLLED_BACK) },
     startedAt: sameGeneration && prev.startedAt ? prev.startedAt : formatTime(obs.now),
     // "x/y" for `kubectl get mrev`; while going back, how many are back.
@@ -826,7 +911,7 @@ function statusOf(scene: Scene, steps: StepStatus[], fwd: Forward, g: StatusInpu
   if (g.blocked !== undefined) status.blocked = g.blocked;
   else if (g.checksHold !== undefined && fwd.phase !== MIGRATION_PHASE_SUCCEEDED) status.blocked = `waiting for health checks: ${g.checksHold}`;
   if (list.length === 0 && spec && fwd.phase === MIGRATION_PHASE_PROGRESSING) status.phase = MIGRATION_PHASE_PENDING;
-  return { status, allReturned: list.every((e) => e.state === NS_ROLLED_BACK), ...requeueOf(fwd.requeueAfterMs, status, g) };
+  return { status, entries: list, allReturned: list.every((e) => e.state === NS_ROLLED_BACK), ...requeueOf(fwd.requeueAfterMs, status, g) };
 }
 
 /** When to look again: the soonest of a pause's end, progress, a blocked gate, a check due, a dry run to repeat. */
@@ -841,11 +926,22 @@ function requeueOf(base: number | undefined, status: MigrationStatus, g: StatusI
   return candidates.length > 0 ? { requeueAfterMs: Math.min(...candidates) } : {};
 }
 
-/** Events for namespaces that reached Migrated, RolledBack or Failed since the last status. */
+/**
+ * Whether a namespace reached its state since the last decision. A namespace found Migrated whose
+ * previous state is unknown (a restarted operator, a namespace verified in a step not completed
+ * yet) most likely was already: it is not announced again.
+ */
+function newState(scene: Scene, e: NamespaceMigrationStatus): boolean {
+  const before = scene.prevByName.get(e.name);
+  if (before === undefined) return e.state !== NS_MIGRATED;
+  return before.state !== e.state;
+}
+
+/** Events for namespaces that reached Migrated, RolledBack or Failed since the last decision. */
 function announce(scene: Scene, after: readonly NamespaceMigrationStatus[]): DecidedEvent[] {
   const target = scene.target;
   return after.flatMap((e): DecidedEvent[] => {
-    if (scene.prevByName.get(e.name)?.state === e.state) return [];
+    if (!newState(scene, e)) return [];
     if (e.state === NS_MIGRATED) return [{ type: 'Normal', reason: 'NamespaceMigrated', message: `namespace ${e.name} moved from ${e.from} to ${target}; ${e.verified ?? 0} workload(s) verified` }];
     if (e.state === NS_ROLLED_BACK) return [{ type: 'Normal', reason: 'NamespaceRolledBack', message: `namespace ${e.name} returned to ${e.from}` }];
     if (e.state === NS_FAILED) return [{ type: 'Warning', reason: 'NamespaceFailed', message: `namespace ${e.name}: ${e.message ?? 'failed'}` }];
@@ -858,7 +954,7 @@ function announce(scene: Scene, after: readonly NamespaceMigrationStatus[]): Dec
  * status on the object with the one decided, so a reconcile that changes
  * nothing (or decides twice) announces nothing new.
  */
-function transitions(scene: Scene, next: MigrationStatus): DecidedEvent[] {
+function transitions(scene: Scene, next: MigrationStatus, all: readonly NamespaceMigrationStatus[]): DecidedEvent[] {
   const { prev, target } = scene;
   const out: DecidedEvent[] = [];
   const c = next.counts ?? { eligible: 0, migrated: 0, inProgress: 0, failed: 0, rolledBack: 0 };
@@ -867,8 +963,12 @@ function transitions(scene: Scene, next: MigrationStatus): DecidedEvent[] {
   const changed = next.phase !== prev.phase;
   const was = prev.phase;
   const restarting = was === undefined || was === MIGRATION_PHASE_PENDING || was === MIGRATION_PHASE_SUCCEEDED || was === MIGRATION_PHASE_ROLLED_BACK || was === MIGRATION_PHASE_FAILED;
-  const moving = (next.namespaces ?? []).some((e) => e.state === NS_MIGRATING);
-  const movedBefore = (prev.namespaces ?? []).some((e) => e.state !== NS_PENDING);
+  const moving = all.some((e) => e.state === NS_MIGRATING);
+  const pc = prev.counts;
+  const movedBefore =
+    (prev.namespaces ?? []).some((e) => e.state !== NS_PENDING) ||
+    (pc !== undefined && pc.migrated + pc.inProgress + pc.failed + pc.rolledBack > 0) ||
+    [...(scene.obs.known?.entries.values() ?? [])].some((e) => e.state !== NS_PENDING);
   if (next.phase === MIGRATION_PHASE_PROGRESSING && moving && (restarting || !movedBefore)) {
     out.push({ type: 'Normal', reason: EVENT_MIGRATION_STARTED, message: `migration to ${target} started: ${c.eligible} namespace${c.eligible === 1 ? '' : 's'} in ${stepCount} step${stepCount === 1 ? '' : 's'}` });
   }
@@ -927,7 +1027,7 @@ function transitions(scene: Scene, next: MigrationStatus): DecidedEvent[] {
 function arrivals(scene: Scene, after: readonly NamespaceMigrationStatus[]): MigrationDecision['arrivals'] {
   const out: MigrationDecision['arrivals'] = [];
   for (const e of after) {
-    if (scene.prevByName.get(e.name)?.state === e.state || (e.state !== NS_MIGRATED && e.state !== NS_ROLLED_BACK)) continue;
+    if (!newState(scene, e) || (e.state !== NS_MIGRATED && e.state !== NS_ROLLED_BACK)) continue;
     const forward = e.state === NS_MIGRATED;
     const ns = scene.byName.get(e.name);
     const at = ns ? readOrigin(ns)?.[forward ? 'movedAt' : 'returnedAt'] : undefined;

@@ -25,10 +25,30 @@ import { parseDuration } from './validation/index.js';
 // ---------------------------------------------------------------------------
 // Origins
 
+/**
+ * Parsed origin records by annotation text: a reconcile reads every namespace's record, and the
+ * text changes only when the namespace is written, so each distinct text is parsed once. Bounded:
+ * cleared when it outgrows the namespaces a cluster has (a record per namespace, a few per write).
+ */
+const parsedOrigins = new Map<string, NamespaceOrigin | undefined>();
+const PARSED_ORIGINS_MAX = 50_000;
+
 /** Reads a namespace's origin annotation; undefined when absent or unreadable (never throws on user data). */
 export function readOrigin(ns: V1Namespace): NamespaceOrigin | undefined {
   const raw = ns.metadata?.annotations?.[ANNOTATION_ORIGIN];
   if (raw === undefined) return undefined;
+  if (parsedOrigins.has(raw)) {
+    const known = parsedOrigins.get(raw);
+    // A copy: callers build records from it ({...origin, returnedAt}) but must not share nested labels.
+    return known && { ...known, labels: { ...known.labels } };
+  }
+  const parsed = parseOrigin(raw);
+  if (parsedOrigins.size >= PARSED_ORIGINS_MAX) parsedOrigins.clear();
+  parsedOrigins.set(raw, parsed);
+  return parsed && { ...parsed, labels: { ...parsed.labels } };
+}
+
+function parseOrigin(raw: string): NamespaceOrigin | undefined {
   try {
     const o = JSON.parse(raw) as Partial<NamespaceOrigin>;
     if (typeof o.meshRevision !== 'string' || typeof o.revision !== 'string' || typeof o.labels !== 'object' || o.labels === null) return undefined;
@@ -37,6 +57,7 @@ export function readOrigin(ns: V1Namespace): NamespaceOrigin | undefined {
       ...(typeof o.uid === 'string' ? { uid: o.uid } : {}),
       revision: o.revision,
       labels: o.labels,
+      ...(typeof o.step === 'number' && Number.isInteger(o.step) && o.step > 0 ? { step: o.step } : {}),
       ...(typeof o.movedAt === 'string' ? { movedAt: o.movedAt } : {}),
       ...(typeof o.returnedAt === 'string' ? { returnedAt: o.returnedAt } : {}),
       ...(typeof o.rolledBackAt === 'string' ? { rolledBackAt: o.rolledBackAt } : {}),

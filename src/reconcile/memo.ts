@@ -6,13 +6,15 @@
 // policy/migration-decide). A MeshRevision deleted and created again under the
 // same name (another uid) starts from nothing.
 import type { MeshRevision, MeshRevisionStatus } from '../api/meshrevision.js';
-import type { AdmissionMemo } from '../policy/migration-decide.js';
+import type { AdmissionMemo, MigrationObservation } from '../policy/migration-decide.js';
 import type { FieldError } from '../policy/validation/index.js';
 
 export interface RevisionMemo {
   readonly uid: string | undefined;
   /** Per namespace this MeshRevision moves: what its dry runs showed (replaced by each decision). */
   admission: Map<string, AdmissionMemo>;
+  /** Every namespace as the last applied migration decision left it (status lists only some). */
+  known?: MigrationObservation['known'];
   /** The spec's validation, for one generation. */
   validated?: { generation: number; errors: FieldError[] };
   /** The injector gate's last answer, reused for a few seconds. */

@@ -145,6 +145,8 @@ export class MigrationExecutor {
     }
     await this.applyRestarts(decision, input);
     this.report(input, decision);
+    // Only the reconcile's last decision, once applied: the next one announces what changed since.
+    this.d.memos.of(input.mrev).known = { generation: input.mrev.metadata.generation, entries: new Map(decision.entries.map((e) => [e.name, e])) };
     return decision.result;
   }
 
@@ -152,7 +154,7 @@ export class MigrationExecutor {
   private async decideObserved(input: MigrationInput, g: Gathered): Promise<MigrationDecision | undefined> {
     const memo = this.d.memos.of(input.mrev);
     for (let round = 1; ; round++) {
-      const d = decide(this.observe(input, g, memo.admission));
+      const d = decide(this.observe(input, g, memo.admission, memo.known));
       if (d === undefined) return undefined;
       memo.admission = d.memo;
       if (round >= MAX_GATHER_ROUNDS || !lacks(d.needs)) return d;
@@ -162,7 +164,7 @@ export class MigrationExecutor {
     }
   }
 
-  private observe(input: MigrationInput, g: Gathered, memo: MigrationObservation['memo']): MigrationObservation {
+  private observe(input: MigrationInput, g: Gathered, memo: MigrationObservation['memo'], known: MigrationObservation['known']): MigrationObservation {
     const { stores } = this.d;
     const podsResourceVersion = stores.pods.lastSyncResourceVersion?.();
     return {
@@ -177,6 +179,7 @@ export class MigrationExecutor {
         ...(podsResourceVersion !== undefined ? { podsResourceVersion } : {}),
       },
       memo,
+      ...(known !== undefined ? { known } : {}),
       admission: g.admission,
       measurements: g.measurements,
       ...(g.injector ? { injector: g.injector } : {}),
@@ -246,7 +249,7 @@ export class MigrationExecutor {
     for (const f of d.gateFailures) this.d.metrics.gateFailed(name, f.gate, f.action);
     for (const a of d.arrivals) this.d.metrics.namespaceDone(a.direction, a.seconds);
     const byState: Record<string, number> = {};
-    for (const e of d.result.status.namespaces ?? []) byState[e.state] = (byState[e.state] ?? 0) + 1;
+    for (const e of d.entries) byState[e.state] = (byState[e.state] ?? 0) + 1;
     this.d.metrics.observe(name, d.result.status.phase, byState);
   }
 }

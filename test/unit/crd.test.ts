@@ -46,6 +46,7 @@ import {
   MAX_CONCURRENT_NAMESPACES,
   MAX_CONCURRENT_RESTARTS,
   MAX_MIGRATION_FROM,
+  MAX_LISTED_NAMESPACES,
   MAX_MIGRATION_STEPS,
   MAX_PAUSE,
   MAX_PAUSE_LENGTH,
@@ -659,6 +660,7 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
         currentStep: true,
         steps: true,
         namespaces: true,
+        unlistedNamespaces: true,
         counts: true,
         startedAt: true,
         finishedAt: true,
@@ -693,6 +695,8 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
     it('keys namespaces by name and steps by index, so server-side apply merges them', () => {
       expect(at('status.migration.namespaces')).to.deep.include({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] });
       expect(at('status.migration.namespaces.[]').required).to.include('name');
+      // Bounded: only namespaces moving, failed or returned, at most MAX_LISTED_NAMESPACES (the rest counted).
+      expect(at('status.migration.namespaces').maxItems).to.equal(MAX_LISTED_NAMESPACES);
       expect(at('status.migration.steps')).to.deep.include({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['index'] });
       expect(at('status.migration.steps.[]').required).to.include('index');
       // 20 steps plus the implied final 100% one.

@@ -249,7 +249,30 @@ describe('cli: meshrev status view', function () {
       });
       expect(row(namespaces, 'pay').migration).to.include({ meshRevision: '1-21', state: 'Pending', step: 2 });
       expect(row(namespaces, 'moved-only').migration).to.deep.equal({ meshRevision: '1-22', state: 'Moved', from: 'none' });
-      expect(row(namespaces, 'legacy').migration).to.equal(null);
+      // Not listed by the status (pending namespaces are only counted): the migration's plan selects it.
+      expect(row(namespaces, 'legacy').migration).to.deep.equal({ meshRevision: '1-21', state: 'Pending', from: 'default' });
+      expect(row(namespaces, 'steady').migration).to.equal(null);
+    });
+
+    it('reads a moved namespace the bounded status does not list from its origin record and its pods (issue 16)', function () {
+      const o = (step: number) => JSON.stringify({ meshRevision: '1-21', revision: '1-21', labels: { 'istio-injection': 'enabled' }, step, movedAt: '2026-12-03T10:00:00Z' });
+      const status = (steps: MigrationStatus['steps']): MigrationStatus => ({ phase: 'Progressing', currentStep: 2, steps, counts: { eligible: 3, migrated: 2, inProgress: 0, failed: 0, rolledBack: 0 }, namespaces: [] });
+      const input = (steps: MigrationStatus['steps']): StatusInput => ({
+        meshRevisions: [mrev('1-21', { phase: 'Migrating', migration: status(steps), from: ['default'] })],
+        namespaces: [
+          ns('early', { 'istio.io/rev': '1-21' }, { 'meshrev.io/origin': o(1) }),
+          ns('arrived', { 'istio.io/rev': '1-21' }, { 'meshrev.io/origin': o(2) }),
+          ns('rolling', { 'istio.io/rev': '1-21' }, { 'meshrev.io/origin': o(2) }),
+        ],
+        pods: [pod('early', '1-20'), pod('arrived', '1-21'), pod('rolling', '1-20'), pod('rolling', '1-21')],
+      });
+      const { namespaces } = buildStatusReport(input([{ index: 1, target: 1, completedAt: '2026-12-03T10:01:00Z' }, { index: 2, target: 3 }]));
+      // Step 1 completed: verified then, whatever its pods do since (an app deploy is not the migration's business).
+      expect(row(namespaces, 'early').migration).to.deep.equal({ meshRevision: '1-21', state: 'Migrated', step: 1, from: 'default' });
+      expect(row(namespaces, 'arrived').migration).to.include({ state: 'Migrated', step: 2 });
+      expect(row(namespaces, 'rolling').migration).to.include({ state: 'Migrating', step: 2 });
+      const before = buildStatusReport(input([{ index: 1, target: 1 }, { index: 2, target: 3 }])).namespaces;
+      expect(row(before, 'early').migration).to.include({ state: 'Migrating', step: 1 });
     });
 
     it('reads a returned namespace\'s origin annotation as RollingBack, then RolledBack', function () {
@@ -376,7 +399,7 @@ describe('cli: meshrev status view', function () {
       expect(lines[0]).to.match(/^MESHREVISION\s+REVISION\s+DEFAULT\s+TAGS\s+PHASE\s+READY\s+IN USE\s+MIGRATION$/);
       expect(text).to.match(/\n1-21\s+1-21\s+no\s+canary\s+Migrating\s+False \(MigrationProgressing\)\s+3 ns, 4 pods\s+1\/4 Progressing\n/);
       expect(text).to.match(/\ncart\s+istio\.io\/rev=1-21\s+1-21\s+1-21\s+1-20: 1, 1-21: 1\s+NO \(1 stale\)\s+1-21: Migrating \(step 1\)\n/);
-      expect(text).to.match(/\nlegacy\s+istio-injection=enabled\s+default\s+1-20\s+1-20: 2\s+yes\s+-\n/);
+      expect(text).to.match(/\nlegacy\s+istio-injection=enabled\s+default\s+1-20\s+1-20: 2\s+yes\s+1-21: Pending\n/);
       expect(text).to.match(/\n1-21\s+1-21\s+default\s+\[#####-+\] 1\/4\s+1\s+0\s+Progressing\s+1\/2\n/);
       expect(lines.every((l) => l === l.trimEnd())).to.equal(true);
     });

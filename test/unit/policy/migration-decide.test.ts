@@ -8,9 +8,10 @@ import type { V1Deployment, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { expect } from 'chai';
 import type { CheckState, HealthChecksSpec, Measurement } from '../../../src/api/health.js';
 import type { MeshRevision } from '../../../src/api/meshrevision.js';
-import type { MigrationFailurePolicy, MigrationSpec, MigrationStatus, NamespaceOrigin } from '../../../src/api/migration.js';
+import type { MigrationFailurePolicy, MigrationSpec, MigrationStatus, NamespaceMigrationStatus, NamespaceOrigin } from '../../../src/api/migration.js';
 import type { Workload } from '../../../src/api/workload.js';
-import { decide, type AdmissionMemo, type AdmissionResult, type MigrationDecision } from '../../../src/policy/migration-decide.js';
+import { decide, listedNamespaces, type AdmissionMemo, type AdmissionResult, type MigrationDecision } from '../../../src/policy/migration-decide.js';
+import { MAX_LISTED_NAMESPACES } from '../../../src/api/migration.js';
 
 const MREV = 'canary';
 const TARGET = '1-21';
@@ -62,6 +63,8 @@ interface NsSpec {
   labels?: Record<string, string>;
   /** The MeshRevision uid the origin record names (a record copied from elsewhere names another). */
   uid?: string;
+  /** The step recorded in the origin (records written before bounded status have none). */
+  step?: number;
 }
 
 function origin(s: NsSpec): NamespaceOrigin {
@@ -69,6 +72,7 @@ function origin(s: NsSpec): NamespaceOrigin {
   if (s.where === 'returning' || s.where === 'returned') o.returnedAt = ago(50);
   if (s.where === 'returned') o.rolledBackAt = ago(40);
   if (s.uid !== undefined) o.uid = s.uid;
+  if (s.step !== undefined) o.step = s.step;
   if (s.sentBack !== undefined) {
     o.rollbackReason = s.sentBack;
     o.rollbackGeneration = s.gen ?? GEN;
@@ -134,6 +138,8 @@ interface World {
   /** undefined: not gathered; null: reachable; a string: blocked. */
   injector?: string | null;
   measurements?: Record<string, Measurement>;
+  /** What this process decided last, "name=State" (MigrationObservation.known), for generation GEN. */
+  known?: string[];
 }
 
 const STEPS = [{ namespaces: 2, pause: '1m' }];
@@ -165,6 +171,9 @@ function run(w: World): MigrationDecision | undefined {
       pods: (n) => parts.get(n)?.pods ?? [],
     },
     memo: new Map(Object.entries(w.memo ?? {})),
+    ...(w.known
+      ? { known: { generation: GEN, entries: new Map(w.known.map((k) => { const [name, state] = k.split('=') as [string, NamespaceMigrationStatus['state']]; return [name, { name, state, step: 1 }]; })) } }
+      : {}),
     admission: new Map(Object.entries(w.admission ?? {})),
     ...(w.injector !== undefined ? { injector: w.injector === null ? {} : { blocked: w.injector } } : {}),
     measurements: new Map(Object.entries(w.measurements ?? {})),
@@ -225,8 +234,14 @@ interface Expect {
   /** Patterns some event message must match. */
   eventMessages?: RegExp[];
   needs?: { admission?: string[]; checks?: string[]; injector?: boolean };
-  /** Namespace states in status, "name=State". */
+  /** Every namespace's state as decided (MigrationDecision.entries), "name=State". */
   states?: string[];
+  /** The namespaces status.migration lists (moving, failed, returned), "name=State". */
+  listed?: string[];
+  /** status.migration.counts.migrated */
+  migrated?: number;
+  /** NamespaceMigrated / NamespaceRolledBack arrivals reported for the metrics. */
+  arrivals?: number;
   requeueAfterMs?: number | 'none';
   blocked?: RegExp;
   rollbackReason?: RegExp;
@@ -238,6 +253,8 @@ interface Expect {
   nothing?: true;
   /** The uid recorded in the origin of the first relabelToTarget patch. */
   originUid?: string;
+  /** The step recorded in the origin of the first relabelToTarget patch. */
+  originStep?: number;
 }
 
 interface Row {
@@ -274,7 +291,7 @@ const rows: Row[] = [
   { name: 'goes on once the step is promoted', world: { ns: { a: migrated, b: migrated, c: pending, d: pending }, spec: { steps: [{ namespaces: 2, pause: 'indefinite' }], promotedStep: 1 }, status: step1DoneAgo(5), injector: null }, want: { phase: 'Progressing', started: ['c'] } },
   { name: 'is Suspended while spec.migration.paused, starting nothing', world: { ns: { a: migrated, b: migrated, c: pending, d: pending }, spec: { paused: true }, status: step1DoneAgo(600) }, want: { phase: 'Suspended', started: [], needs: {} } },
   { name: 'finishes what is in flight while suspended', world: { ns: { a: { where: 'moved', web: 'old' }, b: pending }, spec: { paused: true }, memo: { a: { confirmed: { since: ago(60), expected: TARGET } } } }, want: { phase: 'Suspended', restarts: ['a/web→1-21'] } },
-  { name: 'succeeds when every namespace is verified on the target', world: { ns: allMigrated, status: { ...step1DoneAgo(120) }, injector: null }, want: { phase: 'Succeeded', started: [], patches: [], restarts: [], events: ['NamespaceMigrated', 'NamespaceMigrated', 'StepCompleted', 'MigrationSucceeded'], states: ['a=Migrated', 'b=Migrated', 'c=Migrated', 'd=Migrated'] } },
+  { name: 'succeeds when every namespace is verified on the target', world: { ns: allMigrated, status: { ...step1DoneAgo(120), namespaces: [...step1DoneAgo(120).namespaces!, { name: 'c', state: 'Migrating', step: 2 }, { name: 'd', state: 'Migrating', step: 2 }] }, injector: null }, want: { phase: 'Succeeded', started: [], patches: [], restarts: [], events: ['NamespaceMigrated', 'NamespaceMigrated', 'StepCompleted', 'MigrationSucceeded'], states: ['a=Migrated', 'b=Migrated', 'c=Migrated', 'd=Migrated'] } },
   { name: 'a succeeded migration with nothing to do writes nothing and needs nothing', world: { ns: allMigrated, status: succeeded }, want: { phase: 'Succeeded', patches: [], restarts: [], events: [], needs: {}, requeueAfterMs: 'none' } },
   { name: 'has succeeded at once when no namespace is eligible (0/0)', world: { ns: {}, injector: null }, want: { phase: 'Succeeded', patches: [], started: [] } },
   { name: 'puts back the target label when someone points a migrated namespace at another revision', world: { ns: { a: { ...migrated, labels: { 'istio.io/rev': OLD } }, b: migrated }, injector: null }, want: { phase: 'Progressing', patches: ['a:relabelToTarget'], states: ['a=Migrating', 'b=Migrated'] } },
@@ -289,7 +306,7 @@ const rows: Row[] = [
   ...POLICIES.map((p): Row => ({
     name: `a crash-looping workload in step 1 under onFailure ${p}`,
     world: { ns: { a: crashing, b: migrated, c: pending, d: pending }, spec: { onFailure: p, maxConcurrentNamespaces: 2 }, injector: null },
-    want: { phase: SENT_BACK_BY_POLICY[p].phase, patches: SENT_BACK_BY_POLICY[p].patches, started: [], events: [...(p === 'pause' ? ['NamespaceFailed', 'NamespaceMigrated'] : ['HealthGateFailed', ...(p === 'rollbackNamespace' ? ['NamespaceMigrated'] : [])]), p === 'rollbackAll' ? 'MigrationRollingBack' : 'MigrationFailed'], rollbackReason: p === 'pause' ? undefined : /CrashLoopBackOff/, ...(p === 'pause' ? {} : { rollbackRequested: false }) },
+    want: { phase: SENT_BACK_BY_POLICY[p].phase, patches: SENT_BACK_BY_POLICY[p].patches, started: [], events: [...(p === 'pause' ? ['NamespaceFailed'] : ['HealthGateFailed']), p === 'rollbackAll' ? 'MigrationRollingBack' : 'MigrationFailed'], rollbackReason: p === 'pause' ? undefined : /CrashLoopBackOff/, ...(p === 'pause' ? {} : { rollbackRequested: false }) },
   })),
   ...POLICIES.map((p): Row => ({
     name: `a rollout past its deadline under onFailure ${p}`,
@@ -334,9 +351,19 @@ const rows: Row[] = [
   { name: 'forgets its records on returned namespaces while the MeshRevision is deleted', world: { ns: { a: fullyReturned }, deleting: true }, want: { patches: ['a:forgetOrigin'], allReturned: true } },
   { name: 'keeps going back after an automatic rollback recorded for this generation, whatever the spec says', world: { ns: { a: { ...migrated, sentBack: 'health gate failed: x' }, b: pending }, injector: null }, want: { phase: 'Failed', patches: ['a:restoreOrigin'], started: [], rollbackReason: /health gate failed: x/, rollbackRequested: false } },
   { name: 'a rollback recorded for an older generation does not stop a new one from moving forward', world: { ns: { a: { ...fullyReturned, sentBack: 'old failure', gen: GEN - 1 }, b: pending }, injector: null, status: { generation: GEN - 1, phase: 'RolledBack' } }, want: { phase: 'Progressing', started: ['a'], patches: ['a:relabelToTarget'] } },
-  { name: 'stays Failed for this generation, still saying why: nothing new starts', world: { ns: { a: migrated, b: pending }, status: { generation: GEN, phase: 'Failed', rollbackReason: 'health gate failed: z' } }, want: { phase: 'Failed', started: [], needs: {}, rollbackReason: /health gate failed: z/, rollbackRequested: false, events: ['NamespaceMigrated'] } },
+  { name: 'stays Failed for this generation, still saying why: nothing new starts', world: { ns: { a: migrated, b: pending }, status: { generation: GEN, phase: 'Failed', rollbackReason: 'health gate failed: z' } }, want: { phase: 'Failed', started: [], needs: {}, rollbackReason: /health gate failed: z/, rollbackRequested: false, events: [] } },
   // ---- issue 17: gates judge only what the migration is doing, while it is doing it
   { name: 'an app deploy after a succeeded migration rolls back nothing (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: migrated, d: migrated }, status: succeeded }, want: { phase: 'Succeeded', patches: [], restarts: [], events: [], states: ['a=Migrated', 'b=Migrated', 'c=Migrated', 'd=Migrated'] } },
+  // ---- issue 16: bounded status. Only namespaces moving, failed or returned are listed; the rest are
+  // counted, and a namespace's state survives in what this process decided (known) and on the cluster.
+  { name: 'lists only the namespaces moving in status; counts the migrated and leaves the pending out (16.3)', world: { ns: { a: migrated, b: rolling, c: pending, d: pending }, status: { generation: GEN, phase: 'Progressing', steps: [{ index: 1, target: 2 }, { index: 2, target: 4 }] }, known: ['a=Migrated', 'b=Migrating'], injector: null }, want: { phase: 'Progressing', listed: ['b=Migrating'], migrated: 1, states: ['a=Migrated', 'b=Migrating', 'c=Pending', 'd=Pending'], events: [] } },
+  { name: 'announces a namespace verified since the last decision once, from what this process decided (16.3)', world: { ns: { a: migrated, b: rolling, c: pending, d: pending }, status: { generation: GEN, phase: 'Progressing' }, known: ['a=Migrating', 'b=Migrating'], injector: null }, want: { events: ['NamespaceMigrated'], arrivals: 1, listed: ['b=Migrating'] } },
+  { name: 'keeps a namespace verified in the current step Migrated through an app deploy, from what this process decided (16.3, 17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: rolling, c: pending, d: pending }, status: { generation: GEN, phase: 'Progressing' }, known: ['a=Migrated', 'b=Migrating'], injector: null }, want: { phase: 'Progressing', restarts: [], patches: [], events: [], states: ['a=Migrated', 'b=Migrating', 'c=Pending', 'd=Pending'] } },
+  { name: 'after a restart keeps a namespace of a completed step Migrated from the step its origin records (16.3, 17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy', step: 1 }, b: { ...migrated, step: 1 }, c: { ...rolling, step: 2 }, d: pending }, status: { ...step1DoneAgo(900), namespaces: [{ name: 'c', state: 'Migrating', step: 2 }] }, injector: null }, want: { phase: 'Progressing', restarts: [], patches: [], events: [], states: ['a=Migrated', 'b=Migrated', 'c=Migrating', 'd=Pending'], listed: ['c=Migrating'] } },
+  { name: 'reads a status written before bounded status (every namespace listed) and writes only the moving ones (16.3)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: rolling, d: pending }, status: { ...step1DoneAgo(900), namespaces: [{ name: 'a', state: 'Migrated', step: 1 }, { name: 'b', state: 'Migrated', step: 1 }, { name: 'c', state: 'Migrating', step: 2 }, { name: 'd', state: 'Pending', step: 2 }] }, injector: null }, want: { phase: 'Progressing', restarts: [], patches: [], events: [], states: ['a=Migrated', 'b=Migrated', 'c=Migrating', 'd=Pending'], listed: ['c=Migrating'], migrated: 2 } },
+  { name: 'names at most 10 failed namespaces in a failed gate reason and counts the rest: it goes into status and every returned namespace (16.3)', world: { ns: Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`n${String(i).padStart(2, '0')}`, crashing])), spec: { steps: [{ percent: 100 }], maxConcurrentNamespaces: 20 }, injector: null }, want: { phase: 'Failed', rollbackReason: /CrashLoopBackOff.*; and 2 more failed namespace\(s\)$/ } },
+  { name: 'records the step a namespace moves in on the namespace, with its origin (16.3)', world: { ns: { a: pending, b: pending }, injector: null }, want: { patches: ['a:relabelToTarget'], originStep: 1 } },
+  { name: 'does not announce a namespace found Migrated whose last state nothing records (a restarted operator) (16.3)', world: { ns: { a: migrated, b: rolling, c: pending, d: pending }, status: { generation: GEN, phase: 'Progressing', counts: { eligible: 4, migrated: 0, inProgress: 2, failed: 0, rolledBack: 0 } }, injector: null }, want: { events: [], arrivals: 0, states: ['a=Migrated', 'b=Migrating', 'c=Pending', 'd=Pending'] } },
   { name: 'an app deploy in a namespace verified in step 1 does not fail step 2 (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: rolling, d: pending }, status: { ...step1DoneAgo(900), namespaces: [{ name: 'a', state: 'Migrated', step: 1 }, { name: 'b', state: 'Migrated', step: 1 }, { name: 'c', state: 'Migrating', step: 2 }] }, injector: null }, want: { phase: 'Progressing', patches: [], events: [], states: ['a=Migrated', 'b=Migrated', 'c=Migrating', 'd=Pending'] } },
   { name: 'a crash-looping workload in a namespace verified earlier is its owners\' business (17.1)', world: { ns: { a: crashing, b: migrated, c: migrated, d: migrated }, status: succeeded }, want: { phase: 'Succeeded', patches: [], events: [] } },
   { name: 'a namespace still moving is judged: the same app deploy fails it while the migration moves it (17.1)', world: { ns: { a: { where: 'moved', web: 'appDeploy' }, b: migrated, c: pending, d: pending }, spec: { maxConcurrentNamespaces: 2 }, injector: null }, want: { phase: 'Failed', events: ['HealthGateFailed', 'MigrationFailed'] } },
@@ -346,7 +373,7 @@ const rows: Row[] = [
   { name: 'leaves a disabled namespace carrying a copied origin record of another MeshRevision object alone (17.5b)', world: { ns: { a: { ...migrated, labels: { 'istio-injection': 'disabled' }, uid: 'restored-from-backup' }, b: pending }, injector: null }, want: { patches: ['b:relabelToTarget'], started: ['b'], restarts: [], states: ['b=Migrating'] } },
   { name: 'does not trust an origin record written for another MeshRevision object of the same name (17.5b)', world: { ns: { a: { where: 'moved', web: 'old', uid: 'copied' }, b: pending }, spec: { from: ['1-19'] }, injector: null }, want: { patches: [], started: [], restarts: [], states: [] } },
   { name: 'records the MeshRevision uid with a namespace\'s origin', world: { ns: { a: pending }, injector: null }, want: { patches: ['a:relabelToTarget'], originUid: 'u1' } },
-  { name: 'stays RolledBack for this generation after an automatic rollback', world: { ns: { a: fullyReturned, b: pending }, status: { generation: GEN, phase: 'RolledBack', rollbackReason: 'health gate failed: y' } }, want: { phase: 'RolledBack', started: [], rollbackReason: /health gate failed: y/, rollbackRequested: false, events: ['NamespaceRolledBack'] } },
+  { name: 'stays RolledBack for this generation after an automatic rollback', world: { ns: { a: fullyReturned, b: pending }, status: { generation: GEN, phase: 'RolledBack', rollbackReason: 'health gate failed: y' } }, want: { phase: 'RolledBack', started: [], rollbackReason: /health gate failed: y/, rollbackRequested: false, events: [] } },
   // ---- who asked for a rollback (the status contract), and the migration-level Events, once per transition
   { name: 'keeps a rollback forced by a failed gate automatic while it goes on', world: { ns: { a: { where: 'returning', web: 'done' }, b: returnedBack }, status: { generation: GEN, phase: 'RollingBack', rollbackReason: 'health check failed: error-rate', rollbackRequested: false } }, want: { phase: 'RollingBack', rollbackReason: /health check failed/, rollbackRequested: false } },
   { name: 'announces a rollback forced by a failed gate that completed as a Warning', world: { ns: { a: returnedBack }, status: { generation: GEN, phase: 'RollingBack', rollbackReason: 'health check failed: error-rate', rollbackRequested: false } }, want: { phase: 'RolledBack', rollbackRequested: false, events: ['NamespaceRolledBack', 'MigrationRolledBack'], eventTypes: ['Normal', 'Warning'] } },
@@ -390,7 +417,10 @@ describe('migration decide (table)', () => {
         expect(d!.needs.checks.map((c) => c.key), 'needs.checks').to.deep.equal(w.needs.checks ?? []);
         expect(d!.needs.injector, 'needs.injector').to.equal(w.needs.injector ?? false);
       }
-      if (w.states !== undefined) expect((s.namespaces ?? []).map((e) => `${e.name}=${e.state}`), 'states').to.deep.equal(w.states);
+      if (w.listed !== undefined) expect((s.namespaces ?? []).map((e) => `${e.name}=${e.state}`), 'listed').to.deep.equal(w.listed);
+      if (w.migrated !== undefined) expect(s.counts?.migrated, 'counts.migrated').to.equal(w.migrated);
+      if (w.arrivals !== undefined) expect(d!.arrivals, 'arrivals').to.have.length(w.arrivals);
+      if (w.states !== undefined) expect(d!.entries.map((e) => `${e.name}=${e.state}`), 'states').to.deep.equal(w.states);
       if (w.requeueAfterMs === 'none') expect(d!.result.requeueAfterMs, 'requeueAfterMs').to.equal(undefined);
       else if (w.requeueAfterMs !== undefined) expect(d!.result.requeueAfterMs, 'requeueAfterMs').to.equal(w.requeueAfterMs);
       if (w.blocked !== undefined) expect(s.blocked ?? '', 'blocked').to.match(w.blocked);
@@ -401,6 +431,11 @@ describe('migration decide (table)', () => {
       if (w.rollbackRequested !== undefined) expect(s.rollbackRequested, 'rollbackRequested').to.equal(w.rollbackRequested);
       if (w.allReturned !== undefined) expect(d!.result.allReturned, 'allReturned').to.equal(w.allReturned);
       if (w.currentStep !== undefined) expect(s.currentStep, 'currentStep').to.equal(w.currentStep);
+      if (w.originStep !== undefined) {
+        const patch = d!.namespacePatches.find((p) => p.kind === 'relabelToTarget');
+        const annotations = (patch?.body.metadata as { annotations?: Record<string, string> } | undefined)?.annotations ?? {};
+        expect((JSON.parse(annotations['meshrev.io/origin'] ?? '{}') as { step?: number }).step, 'origin step').to.equal(w.originStep);
+      }
       if (w.originUid !== undefined) {
         const patch = d!.namespacePatches.find((p) => p.kind === 'relabelToTarget');
         const annotations = (patch?.body.metadata as { annotations?: Record<string, string> } | undefined)?.annotations ?? {};
@@ -408,4 +443,36 @@ describe('migration decide (table)', () => {
       }
     });
   }
+});
+
+describe('migration decide: bounded status (issue 16)', () => {
+  const entry = (i: number, state: NamespaceMigrationStatus['state'], message?: string): NamespaceMigrationStatus => ({ name: `ns-${String(i).padStart(4, '0')}`, state, step: 1, ...(message ? { message } : {}) });
+
+  it('lists at most 100 namespaces, the failed first, then those moving, then those back, and counts the rest', () => {
+    const all = [
+      ...Array.from({ length: 500 }, (_, i) => entry(i, 'Migrated')),
+      ...Array.from({ length: 60 }, (_, i) => entry(1000 + i, 'RolledBack')),
+      ...Array.from({ length: 50 }, (_, i) => entry(2000 + i, 'Migrating')),
+      ...Array.from({ length: 30 }, (_, i) => entry(3000 + i, 'Failed')),
+      ...Array.from({ length: 400 }, (_, i) => entry(4000 + i, 'Pending')),
+    ];
+    const { namespaces, unlisted } = listedNamespaces(all);
+    expect(namespaces).to.have.length(MAX_LISTED_NAMESPACES);
+    const by = (st: string) => namespaces.filter((e) => e.state === st).length;
+    expect([by('Failed'), by('Migrating'), by('RolledBack'), by('Migrated'), by('Pending')]).to.deep.equal([30, 50, 20, 0, 0]);
+    expect(unlisted).to.equal(40);
+    expect(namespaces.map((e) => e.name)).to.deep.equal([...namespaces.map((e) => e.name)].sort());
+  });
+
+  it('cuts a listed namespace message to 1 KiB, so 100 entries stay far below the object limit', () => {
+    const { namespaces } = listedNamespaces([entry(1, 'Failed', 'x'.repeat(40_000))]);
+    expect(namespaces[0]!.message!.length).to.be.at.most(1024);
+    expect(namespaces[0]!.message).to.match(/truncated\)$/);
+  });
+
+  it('keeps a status of 10,000 namespaces with 100 failing under 256 KiB', () => {
+    const all = [...Array.from({ length: 9900 }, (_, i) => entry(i, 'Migrated')), ...Array.from({ length: 100 }, (_, i) => entry(20_000 + i, 'Failed', 'y'.repeat(5000)))];
+    const { namespaces } = listedNamespaces(all);
+    expect(JSON.stringify(namespaces).length).to.be.below(256 * 1024);
+  });
 });
