@@ -942,7 +942,8 @@ function announce(scene: Scene, after: readonly NamespaceMigrationStatus[]): Dec
   const target = scene.target;
   return after.flatMap((e): DecidedEvent[] => {
     if (!newState(scene, e)) return [];
-    if (e.state === NS_MIGRATED) return [{ type: 'Normal', reason: 'NamespaceMigrated', message: `namespace ${e.name} moved from ${e.from} to ${target}; ${e.verified ?? 0} workload(s) verified` }];
+    // What was reported there (owner-less pods, opted-out workloads) goes with it: status lists only namespaces still moving.
+    if (e.state === NS_MIGRATED) return [{ type: 'Normal', reason: 'NamespaceMigrated', message: `namespace ${e.name} moved from ${e.from} to ${target}; ${e.verified ?? 0} workload(s) verified${e.message ? `; ${clip(e.message, MAX_LISTED_MESSAGE)}` : ''}` }];
     if (e.state === NS_ROLLED_BACK) return [{ type: 'Normal', reason: 'NamespaceRolledBack', message: `namespace ${e.name} returned to ${e.from}` }];
     if (e.state === NS_FAILED) return [{ type: 'Warning', reason: 'NamespaceFailed', message: `namespace ${e.name}: ${e.message ?? 'failed'}` }];
     return [];

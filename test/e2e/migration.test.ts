@@ -125,9 +125,13 @@ describe('canary migration', function () {
       const ns2 = await podsIn(c, eligible[2]!);
       expect(ns2.filter((p) => p.app === 'legacy').map((p) => p.uid), 'opted-out pods untouched').to.deep.equal(optedOutBefore);
       expect(ns2.find((p) => p.name === 'manual')?.uid, 'owner-less pod kept').to.equal(barePodUid);
-      const entry = done.status?.migration?.namespaces?.find((n) => n.name === eligible[2]);
-      expect(entry?.message).to.match(/pod manual has no controller/);
-      expect(entry?.message).to.match(/legacy left alone: opted out/);
+      // A migrated namespace is counted, not listed, in status: what was reported there is in its NamespaceMigrated event.
+      expect(done.status?.migration?.namespaces ?? [], 'status lists no migrated namespace').to.deep.equal([]);
+      const events = await c.core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${m.newRev}` });
+      const arrived = events.items.filter((e) => e.reason === 'NamespaceMigrated' && (e.message ?? '').startsWith(`namespace ${eligible[2]!} `));
+      expect(arrived, 'one NamespaceMigrated event').to.have.length(1);
+      expect(arrived[0]!.message).to.match(/pod manual has no controller/);
+      expect(arrived[0]!.message).to.match(/legacy left alone: opted out/);
     });
 
     it('rolls every namespace back to its exact origin labels and re-injects its pods from the old revision', async function () {
@@ -289,7 +293,11 @@ describe('canary migration', function () {
 
       await createMeshRevision(c, m, obj);
       const done = await waitMigrationPhase(c, m.newRev, 'Succeeded');
-      const did = plan.steps.map((s) => (done.status?.migration?.namespaces ?? []).filter((n) => n.step === s.index && names.includes(n.name)).map((n) => n.name).sort());
+      // Each namespace records the step it moved in on itself (status lists only namespaces still moving).
+      const stepOf = new Map<string, number | undefined>();
+      for (const ns of names) stepOf.set(ns, (JSON.parse((await c.core.readNamespace({ name: ns })).metadata?.annotations?.['meshrev.io/origin'] ?? '{}') as { step?: number }).step);
+      const did = plan.steps.map((s) => names.filter((n) => stepOf.get(n) === s.index).sort());
+      expect(done.status?.migration?.namespaces ?? [], 'status lists no migrated namespace').to.deep.equal([]);
       expect(did, 'namespaces per step').to.deep.equal(planned);
       for (const ns of names) {
         const restarted = Object.entries(await rolloutCounts(c, ns)).filter(([, n]) => n === 2).map(([w]) => w).sort();

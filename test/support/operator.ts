@@ -77,9 +77,12 @@ export interface OperatorProcess {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `meshrev operator` from the shipped bundle (dist/meshrev.mjs) as a child process with the given kubeconfig, on loopback. */
-export function spawnOperator(kubeconfig: string, extraArgs: string[] = []): OperatorProcess {
-  const main = fileURLToPath(new URL('../../meshrev.mjs', import.meta.url));
+/**
+ * Runs `meshrev operator` from the shipped bundle (dist/meshrev.mjs; another build's with `bundle`)
+ * as a child process with the given kubeconfig, on loopback.
+ */
+export function spawnOperator(kubeconfig: string, extraArgs: string[] = [], bundle?: string): OperatorProcess {
+  const main = bundle ?? fileURLToPath(new URL('../../meshrev.mjs', import.meta.url));
   const child = spawn(process.execPath, [main, 'operator', '--kubeconfig', kubeconfig, '--health-address', '127.0.0.1:0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' },
