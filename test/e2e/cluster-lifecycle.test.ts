@@ -83,12 +83,12 @@ describe('local cluster with a realistic pod lifecycle', function () {
       return list.length === 2 && list.every(isPodReady) ? list : false;
     }, { timeoutMs: 60_000, intervalMs: 100 });
     expect([...seen]).to.include.members(['Pending/ContainerCreating', 'Running', 'Ready']);
-    // The API's own timestamps (1 s resolution): scheduled → Ready at least 2 s (3 s − 1 s), at most 4 s (+1 for rounding).
+    // The API's own timestamps (1 s resolution): scheduled → Ready at least 2 s (3 s − 1 s); at most 4 s, plus rounding and slack for a loaded machine.
     for (const p of pods) {
       const created = p.metadata?.creationTimestamp;
       const ready = readyAt(p);
       const d = seconds(created, ready);
-      expect(d, `${p.metadata?.name}: created ${String(created)}, Ready ${String(ready)}`).to.be.within(2, 5);
+      expect(d, `${p.metadata?.name}: created ${String(created)}, Ready ${String(ready)}`).to.be.within(2, 8);
       const running = p.status?.containerStatuses?.[0]?.state?.running?.startedAt;
       expect(running, 'container running').to.not.equal(undefined);
     }
