@@ -10,6 +10,12 @@ export interface RunResult {
   replicas: number;
   /** spec.minReadySeconds of the Deployments (0: KWOK's instant readiness). */
   minReadySeconds?: number;
+  /** Pod start-up of the cluster (`cluster.sh up --pod-startup`, e.g. "5s±2s"); absent: instant. */
+  podStartup?: string;
+  /** Pod termination delay of the cluster (`--pod-terminating`); absent: instant. */
+  podTerminating?: string;
+  /** Each restarted Deployment's rollout, and the lower bound of the way's own policy over them (see policyLowerBound). */
+  rollouts?: RolloutSummary;
   /** The operator ran through the bench's counting proxy (profiling run). */
   proxied?: boolean;
   /** NODE_OPTIONS the operator ran with (experiments: V8 heap limits, CPU profiles). */
@@ -91,6 +97,61 @@ export interface RunResult {
   artifacts?: string;
 }
 
+export interface RolloutSummary {
+  /** Rollouts measured (restarted Deployments that finished). */
+  n: number;
+  /** Seconds from the restart (the bench's watch sees the Deployment's new generation) to the rollout done (it sees the Deployment complete). */
+  seconds: { mean: number; p50: number; p90: number; max: number; min: number };
+  /** The same from API timestamps (new ReplicaSet creationTimestamp → Progressing condition lastUpdateTime, reason NewReplicaSetAvailable; 1 s resolution): a cross-check. */
+  apiTimestampSeconds?: { n: number; mean: number; max: number };
+  /** Concurrency the bound assumes: namespaces and restarts in flight (Infinity is written as null in JSON). */
+  maxConcurrentNamespaces: number | null;
+  maxConcurrentRestarts: number | null;
+  pausesSeconds: number;
+  /** The time the way's policy could not beat given these rollouts (policyLowerBound). */
+  lowerBoundSeconds: number;
+  /** wall / lowerBound − 1. */
+  overhead: number;
+}
+
+/** One measured rollout: its namespace and its duration. */
+export interface Rollout {
+  ns: string;
+  seconds: number;
+}
+
+/**
+ * The time a migration policy cannot beat, given the rollout durations measured in the run:
+ *   a namespace cannot finish faster than  t(ns) = max( slowest rollout in ns, Σ rollouts in ns / min(R, workloads in ns) )
+ *     (with R restarts in flight at most, its rollouts run at most min(R, W) at a time);
+ *   the migration cannot finish faster than
+ *     max( max over ns of t(ns),  Σ t(ns) / K,  Σ every rollout / R ) + Σ pauses
+ *     (K namespaces in flight: each holds a slot for at least t(ns); R restarts in flight: each rollout holds one).
+ * With K = 1 this is Σ over namespaces of t(ns) (one after the other); with K ≥ N and R ≥ every workload, the slowest rollout.
+ * Each term is a relaxation of the real schedule, so the maximum is a lower bound; relabelling, the admission probe,
+ * health checks and status are not in it: they are the orchestration overhead, wall / bound − 1.
+ */
+export function policyLowerBound(rollouts: readonly Rollout[], maxConcurrentNamespaces: number, maxConcurrentRestarts: number, pausesSeconds = 0): number {
+  if (rollouts.length === 0) return NaN;
+  const byNs = new Map<string, number[]>();
+  for (const r of rollouts) {
+    const list = byNs.get(r.ns) ?? [];
+    list.push(r.seconds);
+    byNs.set(r.ns, list);
+  }
+  let maxNs = 0;
+  let sumNs = 0;
+  let sumAll = 0;
+  for (const ds of byNs.values()) {
+    const sum = ds.reduce((a, b) => a + b, 0);
+    const t = Math.max(Math.max(...ds), sum / Math.min(maxConcurrentRestarts, ds.length));
+    maxNs = Math.max(maxNs, t);
+    sumNs += t;
+    sumAll += sum;
+  }
+  return Math.max(maxNs, sumNs / maxConcurrentNamespaces, sumAll / maxConcurrentRestarts) + pausesSeconds;
+}
+
 export interface RequestSummary {
   n: number;
   failed: number;
@@ -100,12 +161,19 @@ export interface RequestSummary {
 }
 
 /** Runs compare with each other only within one scenario (same workloads, replicas, pod start-up, proxy or not). */
-export function scenarioKey(r: Pick<RunResult, 'workloads' | 'replicas' | 'minReadySeconds' | 'proxied' | 'operatorNodeOptions'>): string {
-  return `W${r.workloads} R${r.replicas} minReady${r.minReadySeconds ?? 0}${r.proxied ? ' proxied' : ''}${r.operatorNodeOptions ? ` node:${r.operatorNodeOptions}` : ''}`;
+export function scenarioKey(r: Pick<RunResult, 'workloads' | 'replicas' | 'minReadySeconds' | 'proxied' | 'operatorNodeOptions' | 'podStartup' | 'podTerminating'>): string {
+  // Realistic first: it sorts before "W…" (the instant scenarios).
+  const lifecycle = r.podStartup || r.podTerminating ? `(realistic) startup ${r.podStartup ?? '0s'} terminating ${r.podTerminating ?? '0s'} ` : '';
+  return `${lifecycle}W${r.workloads} R${r.replicas} minReady${r.minReadySeconds ?? 0}${r.proxied ? ' proxied' : ''}${r.operatorNodeOptions ? ` node:${r.operatorNodeOptions}` : ''}`;
 }
 
+/** A run under a realistic pod lifecycle (KWOK Stages with start-up / termination delays). */
+export const isRealistic = (r: Pick<RunResult, 'podStartup' | 'podTerminating'>): boolean => Boolean(r.podStartup || r.podTerminating);
+
 function scenarioTitle(r: RunResult): string {
-  const start = r.minReadySeconds ? `pods count as started ${r.minReadySeconds} s after Ready (Deployment minReadySeconds), as a stand-in for real start-up time` : 'KWOK pods, Ready as soon as they are scheduled';
+  const start = isRealistic(r)
+    ? `realistic pod lifecycle: a new pod is ContainerCreating, then Running not Ready, then Ready ${r.podStartup ?? '0s'} after it is scheduled; a deleted pod stays Terminating ${r.podTerminating ?? '0s'}`
+    : r.minReadySeconds ? `pods count as started ${r.minReadySeconds} s after Ready (Deployment minReadySeconds), as a stand-in for real start-up time` : 'instant KWOK pods, Ready as soon as they are scheduled';
   return `${r.workloads} Deployments x ${r.replicas} replicas per namespace; ${start}${r.proxied ? '; operator behind the counting proxy (profiling run: its timings are perturbed)' : ''}${r.operatorNodeOptions ? `; operator run with NODE_OPTIONS="${r.operatorNodeOptions}" (experiment)` : ''}`;
 }
 
@@ -168,7 +236,7 @@ export function renderMarkdown(res: BenchResult, file: string): string {
   for (const sc of scenarios) {
     const runs = res.runs.filter((r) => scenarioKey(r) === sc);
     out.push('');
-    if (scenarios.length > 1) out.push(`**${scenarioTitle(runs[0]!)}**`, '');
+    if (scenarios.length > 1 || runs.some(isRealistic)) out.push(`**${scenarioTitle(runs[0]!)}**`, '');
     out.push(...timeTable(res, runs));
   }
   out.push('');
@@ -179,18 +247,19 @@ export function renderMarkdown(res: BenchResult, file: string): string {
   for (const sc of scenarios) {
     const runs = res.runs.filter((r) => scenarioKey(r) === sc);
     out.push('');
-    if (scenarios.length > 1) out.push(`**${scenarioTitle(runs[0]!)}**`, '');
+    if (scenarios.length > 1 || runs.some(isRealistic)) out.push(`**${scenarioTitle(runs[0]!)}**`, '');
     out.push(...costTable(runs));
   }
   out.push('');
-  out.push(...goals(res));
+  if (res.runs.some(isRealistic)) out.push(...realisticGoals(res), '');
+  if (res.runs.some((r) => !isRealistic(r))) out.push(...goals(res));
   return `${out.join('\n')}\n`;
 }
 
 function timeTable(res: BenchResult, runs: readonly RunResult[]): string[] {
   const out: string[] = [];
-  out.push('| N | way | settings | wall s | s / namespace | speed-up vs manual | × blast | end state |');
-  out.push('|---:|---|---|---:|---:|---:|---:|---|');
+  out.push('| N | way | settings | wall s | s / namespace | speed-up vs manual | × blast | end state | rollout s mean / max | policy lower bound s | overhead |');
+  out.push('|---:|---|---|---:|---:|---:|---:|---|---:|---:|---:|');
   for (const r of runs) {
     const manual = find(res, r, 'manual');
     const blast = find(res, r, 'blast');
@@ -200,7 +269,9 @@ function timeTable(res: BenchResult, runs: readonly RunResult[]): string[] {
     const manualTime = manual ? pace(manual) : undefined;
     const speed = manualTime !== undefined && p !== undefined && r.way !== 'manual' ? `${approx || (manual!.ok ? '' : '~')}${f(manualTime / p)}x` : '—';
     const xBlast = blast && p !== undefined && r.way !== 'blast' ? `${approx}${f(p / blast.wallSeconds, 2)}` : '—';
-    out.push(`| ${r.size} | ${r.way} | ${settingsOf(r)} | ${wall} | ${f(r.secondsPerNamespace, 2)} | ${speed} | ${xBlast} | ${state(r)} |`);
+    const ro = r.rollouts;
+    const overhead = ro && r.ok ? `${f(ro.overhead * 100, 0)} %` : '—';
+    out.push(`| ${r.size} | ${r.way} | ${settingsOf(r)} | ${wall} | ${f(r.secondsPerNamespace, 2)} | ${speed} | ${xBlast} | ${state(r)} | ${ro ? `${f(ro.seconds.mean)} / ${f(ro.seconds.max)}` : '—'} | ${ro && r.ok ? f(ro.lowerBoundSeconds) : '—'} | ${overhead} |`);
   }
   return out;
 }
@@ -232,6 +303,79 @@ function listVerdict(res: BenchResult, r: RunResult): string {
   return `LIST requests on the API server during the run ${r.listsDuringRun?.total ?? '?'} for ${r.operator?.reconciles ?? '?'} reconciles (all clients; not attributed)`;
 }
 
+const hours = (s: number) => (s >= 3600 ? `${f(s / 3600)} h` : `${f(s / 60, 0)} min`);
+
+/** Issue 16's goals, on the realistic pod lifecycle. A missing run says so, with what it would take at the pace of a smaller one. */
+export function realisticGoals(res: BenchResult): string[] {
+  const lines: string[] = ['Goals (issue 16, realistic pod lifecycle):', ''];
+  const base = res.runs.filter((r) => isRealistic(r) && !r.proxied && !r.operatorNodeOptions);
+  const get = (size: number, way: WayName) => base.find((r) => r.size === size && r.way === way);
+  const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
+  const notRun = (size: number, way: WayName) => {
+    // Only the one-namespace-at-a-time ways scale with N by construction; the others are not estimated.
+    if (way !== 'manual' && way !== 'meshrev') return 'not run';
+    const smaller = base.filter((r) => r.way === way && r.ok && r.size < size).sort((a, b) => b.size - a.size)[0];
+    return smaller?.secondsPerNamespace ? `not run (would take ~${hours(smaller.secondsPerNamespace * size)} at N=${smaller.size}'s ${f(smaller.secondsPerNamespace, 2)} s per namespace — an estimate, not a measurement)` : 'not run';
+  };
+  const manual = get(100, 'manual');
+  const blast = get(100, 'blast');
+  for (const way of ['meshrev-tuned', 'meshrev'] as const) {
+    const r = get(100, way);
+    const label = way === 'meshrev' ? 'meshrev (defaults)' : 'meshrev-tuned (fast but gated)';
+    if (!r) {
+      lines.push(`- N=100, ${label}: ${notRun(100, way)}`);
+      continue;
+    }
+    if (!r.ok) {
+      lines.push(`- N=100, ${label}: ${state(r)} — no speed goal can be met by a run that did not end correct`);
+      continue;
+    }
+    const vsManual = manual?.ok ? manual.wallSeconds / r.wallSeconds : undefined;
+    const xBlast = blast?.ok ? r.wallSeconds / blast.wallSeconds : undefined;
+    if (way === 'meshrev-tuned') {
+      lines.push(`- N=100, ${label} ≥ 10x faster than manual: ${vsManual === undefined ? `manual ${manual ? state(manual) : 'not run'}` : `${mark(vsManual >= 10)} (${f(vsManual)}x: ${f(r.wallSeconds)} s vs ${f(manual!.wallSeconds)} s)`}`);
+      lines.push(`- N=100, ${label} ≤ 1.2x blast: ${xBlast === undefined ? `blast ${blast ? state(blast) : 'not run'}` : `${mark(xBlast <= 1.2)} (${f(xBlast, 2)}x: ${f(r.wallSeconds)} s vs ${f(blast!.wallSeconds)} s)`}`);
+    } else {
+      lines.push(`- N=100, ${label} (no goal; stated): ${f(r.wallSeconds)} s = ${vsManual === undefined ? '? ' : `${f(vsManual)}x faster than manual, `}${xBlast === undefined ? '?' : `${f(xBlast, 2)}x blast`}`);
+    }
+  }
+  for (const way of ['meshrev', 'meshrev-tuned'] as const) {
+    for (const size of [100, 1000]) {
+      const r = get(size, way);
+      if (!r) {
+        lines.push(`- N=${size} ${way}: orchestration overhead over its policy's lower bound ≤ 10 %: ${notRun(size, way)}`);
+        continue;
+      }
+      const ro = r.rollouts;
+      if (!r.ok || !ro || !Number.isFinite(ro.lowerBoundSeconds)) {
+        lines.push(`- N=${size} ${way}: orchestration overhead ≤ 10 %: not measured (${state(r)})`);
+        continue;
+      }
+      lines.push(`- N=${size} ${way}: orchestration overhead over its policy's lower bound ≤ 10 %: ${mark(Math.round(ro.overhead * 1000) <= 100)} (${f(ro.overhead * 100, 1)} %: wall ${f(r.wallSeconds)} s, bound ${f(ro.lowerBoundSeconds)} s from ${ro.n} rollouts of mean ${f(ro.seconds.mean)} s, max ${f(ro.seconds.max)} s)`);
+    }
+  }
+  for (const way of ['meshrev', 'meshrev-tuned', 'blast', 'manual'] as const) {
+    const a = get(100, way);
+    const b = get(1000, way);
+    const goal = way.startsWith('meshrev') ? 'within 1.1x of N=100' : 'vs N=100 (reference, no goal)';
+    if (!a?.ok) {
+      if (way.startsWith('meshrev')) lines.push(`- ${way}: time per namespace at N=1000 ${goal}: N=100 ${a ? state(a) : 'not run'}`);
+      continue;
+    }
+    if (!b) {
+      lines.push(`- ${way}: time per namespace at N=1000 ${goal}: N=1000 ${notRun(1000, way)}`);
+      continue;
+    }
+    if (!b.ok) {
+      lines.push(`- ${way}: time per namespace at N=1000 ${goal}: N=1000 ${state(b)}`);
+      continue;
+    }
+    const x = b.secondsPerNamespace! / a.secondsPerNamespace!;
+    lines.push(`- ${way}: time per namespace at N=1000 ${goal}: ${way.startsWith('meshrev') ? mark(x <= 1.1) : 'measured'} (${f(b.secondsPerNamespace, 3)} s vs ${f(a.secondsPerNamespace, 3)} s = ${f(x, 2)}x)`);
+  }
+  return lines;
+}
+
 /** Status writes a one-step migration may make besides its coalesced progress: start, step done, Succeeded, and their conditions. */
 export const STATUS_BOUND_FIXED = 4;
 
@@ -239,7 +383,7 @@ export const STATUS_BOUND_FIXED = 4;
 export function goals(res: BenchResult): string[] {
   const lines: string[] = ['Goals (issue 7):', ''];
   // Judged on the issue's scenario: instant KWOK pods, operator not behind the proxy.
-  const base = res.runs.filter((r) => !r.minReadySeconds && !r.proxied && !r.operatorNodeOptions);
+  const base = res.runs.filter((r) => !r.minReadySeconds && !r.proxied && !r.operatorNodeOptions && !isRealistic(r));
   const get = (size: number, way: WayName) => base.find((r) => r.size === size && r.way === way);
   const mark = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : '**missed**');
   for (const way of ['meshrev', 'meshrev-tuned'] as const) {

@@ -8,7 +8,7 @@ import { createWriteStream, existsSync, readFileSync, readdirSync, writeFileSync
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest, type RequestOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { reuseConnections } from '../src/kube/client.js';
@@ -93,12 +93,15 @@ export interface LocalCluster {
   down(): Promise<void>;
 }
 
-/** `cluster.sh up NAME` (owned by this process, so `cluster.sh prune` removes it if we die). */
-export async function clusterUp(name: string): Promise<LocalCluster> {
+/**
+ * `cluster.sh up NAME` (owned by this process, so `cluster.sh prune` removes it if we die).
+ * `upArgs`: more options of `cluster.sh up`, e.g. ['--pod-startup', '5s±2s'].
+ */
+export async function clusterUp(name: string, upArgs: readonly string[] = []): Promise<LocalCluster> {
   const root = repoRoot();
   const script = join(root, 'hack/localcluster/cluster.sh');
   const out = await new Promise<string>((res, rej) => {
-    const child = spawn('bash', [script, 'up', name, '--owner-pid', String(process.pid)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [script, 'up', name, '--owner-pid', String(process.pid), ...upArgs], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -263,7 +266,8 @@ export function shippedOperator(): ShippedOperator {
     const env: Record<string, string> = {};
     for (const e of c?.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
     // dist/... is the build this bench belongs to (this file is dist/bench/migration-support.js).
-    const path = isAbsolute(script) ? script : script.startsWith('dist/') ? fileURLToPath(new URL(`../${script.slice('dist/'.length)}`, import.meta.url)) : join(repoRoot(), script);
+    // The image's path (/app/meshrev.mjs) is this build's bundle, dist/meshrev.mjs, when it is not there.
+    const path = isAbsolute(script) ? (existsSync(script) ? script : fileURLToPath(new URL(`../${basename(script)}`, import.meta.url))) : script.startsWith('dist/') ? fileURLToPath(new URL(`../${script.slice('dist/'.length)}`, import.meta.url)) : join(repoRoot(), script);
     return { script: path, env };
   }
   throw new Error('config/manager/deployment.yaml has no Deployment');

@@ -3,6 +3,14 @@
 //   node dist/bench/run.js migration [--sizes 10,100,1000] [--workloads 3] [--replicas 2]
 //        [--ways manual,blast,meshrev,meshrev-tuned] [--tuned-namespaces 100] [--tuned-restarts 300]
 //        [--timeout-minutes 20] [--latency-changes 50] [--out bench/results] [--merge FILE.json] [--keep]
+//        [--profile instant|realistic|realistic,instant] [--pod-startup 5s±2s] [--pod-terminating 2s±1s]
+//
+// Pod lifecycle (issue 16): instant (KWOK's default: pods Ready at once) or realistic
+// (cluster.sh up --pod-startup/--pod-terminating: KWOK Stages make a new pod
+// ContainerCreating → Running not Ready → Ready after 5 s ± 2 s, and a deleted pod
+// Terminating for 2 s ± 1 s). Each run also measures every restarted Deployment's
+// rollout and the lower bound of the way's own policy over those rollouts
+// (policyLowerBound in migration-report.ts); overhead = wall / bound − 1.
 //
 // For every size N and every way, on a FRESH local cluster (so no way inherits
 // another's garbage, API server caches or counters):
@@ -64,7 +72,7 @@ import {
   type RequestCounts,
   type Sample,
 } from './migration-support.js';
-import { renderMarkdown, scenarioKey, type BenchResult, type RunResult, type WayName } from './migration-report.js';
+import { policyLowerBound, renderMarkdown, scenarioKey, type BenchResult, type Rollout, type RolloutSummary, type RunResult, type WayName } from './migration-report.js';
 import type { Bench } from './run.js';
 
 const OLD = '1-20';
@@ -72,6 +80,32 @@ const NEW = '1-21';
 const BENCH_LABEL = 'bench.meshrev.io/migration';
 const TAG = 'bench-tag';
 const WAYS: readonly WayName[] = ['manual', 'blast', 'meshrev', 'meshrev-tuned'];
+/** meshrev's defaults (spec.migration without maxConcurrentNamespaces / maxConcurrentRestarts; README "Migrate namespaces"). */
+const DEFAULT_CONCURRENT_NAMESPACES = 1;
+const DEFAULT_CONCURRENT_RESTARTS = 5;
+
+/** The pod lifecycle of the clusters a run uses. */
+interface Profile {
+  name: 'instant' | 'realistic';
+  /** cluster.sh up --pod-startup (realistic only), e.g. "5s±2s". */
+  podStartup?: string;
+  podTerminating?: string;
+}
+
+const DELAY = /^(\d+(?:\.\d+)?)(ms|s|m)(?:(?:±|\+-|~)(\d+(?:\.\d+)?)(ms|s|m))?$/;
+
+/** Validates a `--pod-startup`-style delay as cluster.sh does and writes it as "5s±2s". */
+export function normalizeDelay(flag: string, v: string): string {
+  const m = DELAY.exec(v.trim());
+  const ms = (n: string, u: string) => Number(n) * (u === 'ms' ? 1 : u === 's' ? 1000 : 60000);
+  if (!m) throw new Error(`${flag} "${v}" is not a delay: expected DURATION[±JITTER] with units ms, s or m, e.g. 5s±2s (also 5s+-2s or 5s~2s), 800ms`);
+  if (m[3] && ms(m[3], m[4]!) > ms(m[1]!, m[2]!)) throw new Error(`${flag} "${v}": the jitter is larger than the duration`);
+  return m[3] ? `${m[1]}${m[2]}±${m[3]}${m[4]}` : `${m[1]}${m[2]}`;
+}
+
+function profileArgs(p: Profile): string[] {
+  return [...(p.podStartup ? ['--pod-startup', p.podStartup] : []), ...(p.podTerminating ? ['--pod-terminating', p.podTerminating] : [])];
+}
 
 interface Options {
   sizes: number[];
@@ -91,6 +125,8 @@ interface Options {
   proxy: boolean;
   /** NODE_OPTIONS for the operator under test only (e.g. "--cpu-prof --cpu-prof-dir=DIR", "--max-semi-space-size=1"). */
   operatorNodeOptions?: string;
+  /** Pod lifecycles to run, in order (default: instant only). */
+  profiles: Profile[];
 }
 
 // ---------------------------------------------------------------------------
@@ -137,12 +173,12 @@ async function listAll<T>(fetchPage: (cont: string | undefined) => Promise<{ ite
   return out;
 }
 
-async function prepare(size: number, way: WayName, opts: Options, cert: ReturnType<typeof makeServingCert>): Promise<Env> {
-  const name = `bench-${process.pid}-${size}-${way}`.slice(0, 50);
+async function prepare(size: number, way: WayName, opts: Options, cert: ReturnType<typeof makeServingCert>, profile: Profile): Promise<Env> {
+  const name = `bench-${process.pid}-${size}-${way}${profile.name === 'realistic' ? '-r' : ''}`.slice(0, 50);
   const dir = join(cacheDir(), 'bench', name);
   mkdirSync(dir, { recursive: true });
-  say(`setup N=${size} ${way}: cluster ${name}`);
-  const cluster = await clusterUp(name);
+  say(`setup N=${size} ${way}: cluster ${name}, pod lifecycle ${profile.name}${profile.podStartup ? ` (start-up ${profile.podStartup}, terminating ${profile.podTerminating ?? '0s'})` : ''}`);
+  const cluster = await clusterUp(name, profileArgs(profile));
   activeClusters.add(cluster);
   const env: Env = {
     cluster,
@@ -691,10 +727,10 @@ function classifyWrites(d: RequestCounts): { all: number; failed: number; byVerb
   return { all, failed, byVerbResource, client, clientTotal, lists, listsByResource, dryRuns };
 }
 
-async function runOne(size: number, way: WayName, opts: Options, cert: ReturnType<typeof makeServingCert>): Promise<RunResult> {
-  const env = await prepare(size, way, opts, cert);
+async function runOne(size: number, way: WayName, opts: Options, cert: ReturnType<typeof makeServingCert>, profile: Profile): Promise<RunResult> {
+  const env = await prepare(size, way, opts, cert, profile);
   const tracker = new Tracker(env, opts.replicas);
-  const result: RunResult = { size, way, workloads: opts.workloads, replicas: opts.replicas, minReadySeconds: opts.minReadySeconds, ...(opts.proxy ? { proxied: true } : {}), ...(opts.operatorNodeOptions ? { operatorNodeOptions: opts.operatorNodeOptions } : {}), ok: false, timedOut: false, wallSeconds: NaN, namespacesDone: 0 };
+  const result: RunResult = { size, way, workloads: opts.workloads, replicas: opts.replicas, minReadySeconds: opts.minReadySeconds, ...(profile.podStartup ? { podStartup: profile.podStartup } : {}), ...(profile.podTerminating ? { podTerminating: profile.podTerminating } : {}), ...(opts.proxy ? { proxied: true } : {}), ...(opts.operatorNodeOptions ? { operatorNodeOptions: opts.operatorNodeOptions } : {}), ok: false, timedOut: false, wallSeconds: NaN, namespacesDone: 0 };
   let opRun: MeshrevRun | undefined;
   try {
     await tracker.start();
@@ -748,6 +784,12 @@ async function runOne(size: number, way: WayName, opts: Options, cert: ReturnTyp
     result.problems = check.problems;
     result.settleSecondsAfterDone = check.settleSeconds;
     say(`run N=${size} ${way}: end state ${check.ok ? 'correct' : `WRONG: ${check.problems.join('; ')}`}`);
+    result.rollouts = await rolloutSummary(env, tracker, way, outcome);
+    if (result.rollouts) {
+      const ro = result.rollouts;
+      say(`run N=${size} ${way}: ${ro.n} rollouts, mean ${ro.seconds.mean.toFixed(1)} s, max ${ro.seconds.max.toFixed(1)} s (API timestamps: mean ${ro.apiTimestampSeconds?.mean.toFixed(1) ?? '?'} s); ` +
+        `policy lower bound ${ro.lowerBoundSeconds.toFixed(1)} s → orchestration overhead ${(ro.overhead * 100).toFixed(1)} %`);
+    }
     const after = await apiserverRequests(env.cluster);
     const cpAfter = env.cluster.controlPlaneCpu();
     const benchCpu = process.cpuUsage(benchCpuBefore);
@@ -896,6 +938,61 @@ async function runOne(size: number, way: WayName, opts: Options, cert: ReturnTyp
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
+/**
+ * Every restarted Deployment's rollout (restart seen → complete seen, by the bench's watch) and the lower bound
+ * of the way's own policy over them: manual one namespace at a time with its restarts all at once, blast
+ * everything at once, meshrev its maxConcurrentNamespaces / maxConcurrentRestarts. The bench's migrations have
+ * no steps, so no pauses. Cross-checked with the API's own timestamps (1 s resolution).
+ */
+async function rolloutSummary(env: Env, tracker: Tracker, way: WayName, outcome: WayOutcome): Promise<RolloutSummary | undefined> {
+  const rollouts: Rollout[] = [];
+  for (const [key, t0] of tracker.restartAt) {
+    const t1 = tracker.doneAt.get(key);
+    if (t1 !== undefined) rollouts.push({ ns: key.split('/')[0]!, seconds: (t1 - t0) / 1000 });
+  }
+  if (rollouts.length === 0) return undefined;
+  const num = (v: unknown, d: number) => (typeof v === 'number' && v > 0 ? v : d);
+  const k = way === 'manual' ? 1 : way === 'blast' ? Infinity : num(outcome.settings?.maxConcurrentNamespaces, DEFAULT_CONCURRENT_NAMESPACES);
+  const r = way === 'manual' || way === 'blast' ? Infinity : num(outcome.settings?.maxConcurrentRestarts, DEFAULT_CONCURRENT_RESTARTS);
+  const bound = policyLowerBound(rollouts, k, r, 0);
+  const st = stats(rollouts.map((x) => x.seconds));
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  let api: RolloutSummary['apiTimestampSeconds'];
+  try {
+    const [rss, deps] = await Promise.all([
+      listAll((c) => env.apps.listReplicaSetForAllNamespaces({ labelSelector: BENCH_LABEL, limit: 2000, _continue: c })),
+      listAll((c) => env.apps.listDeploymentForAllNamespaces({ labelSelector: BENCH_LABEL, limit: 2000, _continue: c })),
+    ]);
+    const created = new Map<string, number>();
+    for (const rs of rss) {
+      const owner = rs.metadata?.ownerReferences?.find((o) => o.kind === 'Deployment')?.name;
+      if (owner && rs.metadata?.annotations?.['deployment.kubernetes.io/revision'] === '2' && rs.metadata.creationTimestamp) {
+        created.set(`${rs.metadata.namespace}/${owner}`, new Date(rs.metadata.creationTimestamp).getTime());
+      }
+    }
+    const ds: number[] = [];
+    for (const d of deps) {
+      const key = `${d.metadata?.namespace}/${d.metadata?.name}`;
+      const c = (d.status?.conditions ?? []).find((x) => x.type === 'Progressing' && x.reason === 'NewReplicaSetAvailable');
+      const t0 = created.get(key);
+      if (t0 !== undefined && c?.lastUpdateTime) ds.push((new Date(c.lastUpdateTime).getTime() - t0) / 1000);
+    }
+    if (ds.length > 0) api = { n: ds.length, mean: r3(ds.reduce((a, b) => a + b, 0) / ds.length), max: Math.max(...ds) };
+  } catch (err) {
+    say(`  rollouts: API timestamps not read: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return {
+    n: rollouts.length,
+    seconds: { mean: r3(st.mean), p50: r3(st.p50), p90: r3(st.p90), max: r3(st.max), min: r3(Math.min(...rollouts.map((x) => x.seconds))) },
+    ...(api ? { apiTimestampSeconds: api } : {}),
+    maxConcurrentNamespaces: Number.isFinite(k) ? k : null,
+    maxConcurrentRestarts: Number.isFinite(r) ? r : null,
+    pausesSeconds: 0,
+    lowerBoundSeconds: r3(bound),
+    overhead: r3(outcome.seconds / bound - 1),
+  };
+}
+
 async function machine(): Promise<BenchResult['machine']> {
   const go = await run('go', ['version']).then((r) => r.stdout.trim().replace(/^go version /, ''), () => 'unknown');
   let versions = '';
@@ -930,6 +1027,11 @@ const USAGE = `usage: npm run bench -- migration [options]
   --timeout-minutes M          give up on one way after M minutes (default 20)
   --latency-changes C          spec changes timed for reconcile latency (default 50)
   --min-ready-seconds S        minReadySeconds on every Deployment (default 0)
+  --profile P[,P]              pod lifecycle of the clusters: instant (default; KWOK pods Ready at once)
+                               and/or realistic (start-up and termination delays, below), run in that order
+  --pod-startup D[±J]          realistic: a new pod is Ready D ± J after it is scheduled (default 5s±2s;
+                               also written 5s+-2s or 5s~2s); giving it implies --profile realistic
+  --pod-terminating D[±J]      realistic: a deleted pod stays Terminating D ± J (default 2s±1s)
   --proxy                      route the operator through a counting proxy
   --operator-node-options S    NODE_OPTIONS for the operator instead of the Deployment's
   --out DIR                    where the JSON and migration-latest.md go (default bench/results)
@@ -954,6 +1056,9 @@ function parseOptions(args: string[]): Options {
       'min-ready-seconds': { type: 'string', default: '0' },
       proxy: { type: 'boolean', default: false },
       'operator-node-options': { type: 'string' },
+      profile: { type: 'string' },
+      'pod-startup': { type: 'string' },
+      'pod-terminating': { type: 'string' },
     },
   });
   const ints = (s: string, flag: string) =>
@@ -978,7 +1083,21 @@ function parseOptions(args: string[]): Options {
     keep: values.keep ?? false,
     minReadySeconds: Number(values['min-ready-seconds']),
     proxy: values.proxy ?? false,
+    profiles: [],
   };
+  const delaysGiven = values['pod-startup'] !== undefined || values['pod-terminating'] !== undefined;
+  const names = (values.profile ?? (delaysGiven ? 'realistic' : 'instant')).split(',').map((x) => x.trim());
+  for (const n of names) {
+    if (n === 'instant') opts.profiles.push({ name: 'instant' });
+    else if (n === 'realistic') {
+      opts.profiles.push({
+        name: 'realistic',
+        podStartup: normalizeDelay('--pod-startup', values['pod-startup'] ?? '5s±2s'),
+        podTerminating: normalizeDelay('--pod-terminating', values['pod-terminating'] ?? '2s±1s'),
+      });
+    } else throw new Error(`--profile: "${n}" is not instant or realistic`);
+  }
+  if (delaysGiven && !names.includes('realistic')) throw new Error('--pod-startup / --pod-terminating apply to the realistic profile: add --profile realistic');
   if (values['operator-node-options']) opts.operatorNodeOptions = values['operator-node-options'];
   if (!Number.isInteger(opts.minReadySeconds) || opts.minReadySeconds < 0) throw new Error('--min-ready-seconds must be a whole number ≥ 0');
   if (values.merge) opts.merge = values.merge;
@@ -1015,7 +1134,7 @@ export const bench: Bench = {
       bench: 'migration',
       startedAt: new Date().toISOString(),
       machine: await machine(),
-      params: { workloads: opts.workloads, replicas: opts.replicas, tunedNamespaces: opts.tunedNamespaces, tunedRestarts: opts.tunedRestarts, timeoutMinutes: opts.timeoutMinutes, latencyChanges: opts.latencyChanges, reset: 'fresh local cluster per size and way' },
+      params: { profiles: opts.profiles, workloads: opts.workloads, replicas: opts.replicas, tunedNamespaces: opts.tunedNamespaces, tunedRestarts: opts.tunedRestarts, timeoutMinutes: opts.timeoutMinutes, latencyChanges: opts.latencyChanges, reset: 'fresh local cluster per size and way' },
       runs: [],
     };
     if (opts.merge) {
@@ -1023,7 +1142,7 @@ export const bench: Bench = {
       res.runs.push(...prev.runs);
       res.merged = [opts.merge, ...(prev.merged ?? [])];
     }
-    console.log(`sizes ${opts.sizes.join(', ')} namespaces x ${opts.workloads} Deployments x ${opts.replicas} replicas; ways ${opts.ways.join(', ')}; ` +
+    console.log(`pod lifecycle ${opts.profiles.map((p) => (p.podStartup ? `realistic (start-up ${p.podStartup}, terminating ${p.podTerminating})` : p.name)).join(', then ')}; sizes ${opts.sizes.join(', ')} namespaces x ${opts.workloads} Deployments x ${opts.replicas} replicas; ways ${opts.ways.join(', ')}; ` +
       `${res.machine.cpus} CPUs (${res.machine.cpuModel}), ${res.machine.memoryGiB} GiB, Node ${res.machine.node}, ${res.machine.go}; results in ${opts.out}`);
     const cert = makeServingCert();
     const onSignal = () => {
@@ -1033,9 +1152,9 @@ export const bench: Bench = {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
     try {
-      for (const size of opts.sizes) {
+      for (const profile of opts.profiles) for (const size of opts.sizes) {
         for (const way of opts.ways) {
-          const r = await runOne(size, way, opts, cert);
+          const r = await runOne(size, way, opts, cert, profile);
           res.runs = res.runs.filter((x) => !(x.size === r.size && x.way === r.way && scenarioKey(x) === scenarioKey(r)));
           res.runs.push(r);
           res.runs.sort((a, b) => scenarioKey(a).localeCompare(scenarioKey(b)) || a.size - b.size || WAYS.indexOf(a.way) - WAYS.indexOf(b.way));

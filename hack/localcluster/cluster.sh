@@ -4,9 +4,18 @@
 # KWOK (fake kubelets: nodes are Ready, pods become Running/Ready without
 # containers), orchestrated by kwokctl's binary runtime.
 #
-#   cluster.sh up NAME [--owner-pid PID]   start (or reuse) cluster NAME, wait until the API
+#   cluster.sh up NAME [--owner-pid PID] [--pod-startup D[±J]] [--pod-terminating D[±J]]
+#                                          start (or reuse) cluster NAME, wait until the API
 #                                          and one Node are Ready; prints KUBECONFIG=<path>
-#                                          and KUBECTL=<path of the matching kubectl>
+#                                          and KUBECTL=<path of the matching kubectl>.
+#                                          Pod lifecycle: instant by default (KWOK makes a
+#                                          scheduled pod Running and Ready at once, deletes a
+#                                          terminating one at once); --pod-startup 5s±2s makes
+#                                          a new pod Pending/ContainerCreating, then Running
+#                                          not Ready, then Ready 5 s ± 2 s after it was
+#                                          scheduled; --pod-terminating 2s±1s keeps a deleted
+#                                          pod Terminating that long (see pod-lifecycle.sh).
+#                                          A cluster is reused only with the same lifecycle.
 #   cluster.sh down NAME                   stop cluster NAME and delete its state
 #   cluster.sh prune                       stop clusters whose owner process is gone
 #   cluster.sh down-all                    stop every cluster
@@ -41,10 +50,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 export MESHREV_CACHE=${MESHREV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshrev}
 export KWOK_WORKDIR=$MESHREV_CACHE
 clusters=$KWOK_WORKDIR/clusters
+# shellcheck source=pod-lifecycle.sh
+source "$here/pod-lifecycle.sh"
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 load_binaries() {
   local out
@@ -57,8 +68,11 @@ load_binaries() {
 kwokctl_() { "$KWOK_BIN/kwokctl" "$@"; }
 
 cluster_up() {
-  local name=$1 owner=${2:-}
+  local name=$1 owner=${2:-} startup=${3:-} terminating=${4:-}
   [[ $name =~ ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$ ]] || die "cluster name '$name' must be lowercase letters, digits and '-'"
+  # The pod lifecycle this cluster must have (checked before anything starts).
+  local lifecycle
+  lifecycle=$(lifecycle_describe "$startup" "$terminating") || exit 2
   load_binaries
   # shellcheck source=versions.env
   local want_kube=${KUBE_VERSION:-}; source "$here/versions.env"; KUBE_VERSION=${want_kube:-$KUBE_VERSION}
@@ -70,7 +84,11 @@ cluster_up() {
   (
     flock -w 300 9 || die "timed out waiting for another cluster creation to finish"
     if [ -f "$dir/kwok.yaml" ] && kwokctl_ get clusters 2>/dev/null | grep -qx "$name"; then
-      log "cluster $name exists; starting it if stopped"
+      # Clusters made before pod lifecycles existed are instant.
+      local have
+      have=$(cat "$dir/pod-lifecycle" 2>/dev/null || echo instant)
+      [ "$have" = "$lifecycle" ] || die "cluster $name exists with pod lifecycle '$have', not the '$lifecycle' asked for: stop it first (cluster.sh down $name) or use another name"
+      log "cluster $name exists (pod lifecycle $have); starting it if stopped"
       kwokctl_ start cluster --name "$name" >&2 9>&- || true
     else
       rm -rf "$dir"
@@ -87,10 +105,13 @@ options:
   kwokControllerBinary: $KWOK_BIN/kwok
   disableQPSLimits: true
 YAML
+      # Realistic pod lifecycle: KWOK Stages in the same file (kwokctl hands them to the KWOK controller).
+      [ "$lifecycle" = instant ] || lifecycle_stages "$startup" "$terminating" >>"$MESHREV_CACHE/kwokctl-$name.yaml"
       kwokctl_ create cluster --name "$name" --config "$MESHREV_CACHE/kwokctl-$name.yaml" \
         --kubeconfig "$kubeconfig" --extra-args etcd=unsafe-no-fsync=true \
         --wait 3m >&2 9>&- || { log "kwokctl failed; logs in $dir/logs"; tail -n 20 "$dir"/logs/*.log >&2 2>/dev/null || true; exit 1; }
       rm -f "$MESHREV_CACHE/kwokctl-$name.yaml"
+      echo "$lifecycle" >"$dir/pod-lifecycle"
     fi
   ) 9>"$MESHREV_CACHE/clusters.lock"
   [ -n "$owner" ] && echo "$owner" >"$dir/owner.pid"
@@ -121,7 +142,7 @@ YAML
     "${k[@]}" get serviceaccount default -n default >/dev/null 2>&1 && break
     sleep 0.5
   done
-  log "cluster $name ready in $((SECONDS - start))s: $("${k[@]}" config view -o jsonpath='{.clusters[0].cluster.server}')"
+  log "cluster $name ready in $((SECONDS - start))s (pod lifecycle $lifecycle): $("${k[@]}" config view -o jsonpath='{.clusters[0].cluster.server}')"
   echo "KUBECONFIG=$kubeconfig"
   echo "KUBECTL=$KUBE_BIN/kubectl"
 }
@@ -313,11 +334,18 @@ cmd=${1:-}; shift || true
 case $cmd in
   up)
     [ $# -ge 1 ] || usage
-    name=$1; shift; owner=
+    name=$1; shift; owner=; startup=; terminating=
     while [ $# -gt 0 ]; do
-      case $1 in --owner-pid) owner=$2; shift 2 ;; *) usage ;; esac
+      case $1 in
+        --owner-pid) [ $# -ge 2 ] || usage; owner=$2; shift 2 ;;
+        --pod-startup) [ $# -ge 2 ] || die "--pod-startup needs a value: $LIFECYCLE_FORMAT"; startup=$2; shift 2 ;;
+        --pod-startup=*) startup=${1#*=}; shift ;;
+        --pod-terminating) [ $# -ge 2 ] || die "--pod-terminating needs a value: $LIFECYCLE_FORMAT"; terminating=$2; shift 2 ;;
+        --pod-terminating=*) terminating=${1#*=}; shift ;;
+        *) usage ;;
+      esac
     done
-    cluster_up "$name" "$owner" ;;
+    cluster_up "$name" "$owner" "$startup" "$terminating" ;;
   down) [ $# -eq 1 ] || usage; cluster_down "$1" ;;
   prune)
     for n in $(cluster_names); do

@@ -148,6 +148,16 @@ describe('the local cluster', function () {
     for (const p of pods) expect(p.metadata?.labels?.[MUTATED_LABEL], `label on ${p.metadata?.name}`).to.equal('true');
   });
 
+  it('is instant by default: a pod is Ready within a second of its creation (API timestamps)', async function () {
+    // The suite's cluster runs KWOK's default stages; cluster-lifecycle.test.ts covers the realistic profile.
+    const pods = await waitRolledOut(c, selected, 'web', 3);
+    for (const p of pods) {
+      const ready = p.status?.conditions?.find((x) => x.type === 'Ready' && x.status === 'True')?.lastTransitionTime;
+      const seconds = (new Date(ready!).getTime() - new Date(p.metadata!.creationTimestamp!).getTime()) / 1000;
+      expect(seconds, `${p.metadata?.name} created → Ready`).to.be.at.most(1);
+    }
+  });
+
   it('replaces every pod with new Ready, re-admitted pods on a rollout restart', async function () {
     const before = (await podsOf(c, selected, 'web')).map((p) => p.metadata!.name!);
     expect(before).to.have.length(3);

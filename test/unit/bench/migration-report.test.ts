@@ -1,7 +1,7 @@
 // The migration bench's verdicts and tables (pure): a wrong or slow run must
 // show as missed, a manual run stopped at its time budget is judged at its pace.
 import { expect } from 'chai';
-import { goals, renderMarkdown, scenarioKey, type BenchResult, type RunResult, type WayName } from '../../../bench/migration-report.js';
+import { goals, policyLowerBound, realisticGoals, renderMarkdown, scenarioKey, type BenchResult, type RolloutSummary, type RunResult, type WayName } from '../../../bench/migration-report.js';
 
 function run(size: number, way: WayName, wallSeconds: number, extra: Partial<RunResult> = {}): RunResult {
   const workloads = size * 3;
@@ -82,5 +82,75 @@ describe('migration bench report', () => {
 
   it('keeps runs of different scenarios apart', () => {
     expect(scenarioKey(run(100, 'manual', 1))).to.not.equal(scenarioKey(run(100, 'manual', 1, { minReadySeconds: 5 })));
+  });
+
+  it('keeps realistic-lifecycle runs apart from instant ones, and out of the instant goals', () => {
+    const realistic = { podStartup: '5s±2s', podTerminating: '2s±1s' };
+    expect(scenarioKey(run(100, 'manual', 1))).to.not.equal(scenarioKey(run(100, 'manual', 1, realistic)));
+    const g = goals(result([run(100, 'manual', 1500, realistic), run(100, 'meshrev-tuned', 60, realistic)]));
+    expect(line(g, '- N=100, meshrev-tuned ≥ 10x faster than manual')).to.equal('');
+  });
+});
+
+describe('policy lower bound', () => {
+  const ro = (ns: string, ...seconds: number[]) => seconds.map((s) => ({ ns, seconds: s }));
+
+  it('is the sum over namespaces of their slowest rollout when namespaces go one at a time within the restart budget', () => {
+    const rollouts = [...ro('a', 10, 12, 11), ...ro('b', 9, 14, 8), ...ro('c', 13, 13, 13)];
+    expect(policyLowerBound(rollouts, 1, 5)).to.equal(12 + 14 + 13);
+  });
+
+  it('spreads a namespace with more workloads than the restart budget over the budget', () => {
+    // 4 rollouts of 10 s, 2 at a time: at least 20 s for the namespace.
+    expect(policyLowerBound(ro('a', 10, 10, 10, 10), 1, 2)).to.equal(20);
+  });
+
+  it('is the slowest rollout when everything may run at once, and adds pauses', () => {
+    const rollouts = [...ro('a', 10, 12), ...ro('b', 9, 14)];
+    expect(policyLowerBound(rollouts, Infinity, Infinity)).to.equal(14);
+    expect(policyLowerBound(rollouts, 100, 300, 30)).to.equal(44);
+  });
+
+  it('bounds by the namespace slots and by the restart budget when those are the bottleneck', () => {
+    // 4 namespaces of one 10 s rollout each, 2 namespaces at a time: 20 s.
+    expect(policyLowerBound([...ro('a', 10), ...ro('b', 10), ...ro('c', 10), ...ro('d', 10)], 2, 300)).to.equal(20);
+    // 6 rollouts of 10 s in 6 namespaces, 3 restarts at a time: 20 s.
+    expect(policyLowerBound(['a', 'b', 'c', 'd', 'e', 'f'].flatMap((n) => ro(n, 10)), 100, 3)).to.equal(20);
+  });
+
+  it('is undefined without rollouts', () => {
+    expect(Number.isNaN(policyLowerBound([], 1, 5))).to.equal(true);
+  });
+});
+
+describe('realistic-profile goals', () => {
+  const realistic = { podStartup: '5s±2s', podTerminating: '2s±1s' };
+  const rollouts = (bound: number, wall: number): RolloutSummary => ({
+    n: 300, seconds: { mean: 10, p50: 10, p90: 12, max: 14, min: 6 }, maxConcurrentNamespaces: 100, maxConcurrentRestarts: 300, pausesSeconds: 0, lowerBoundSeconds: bound, overhead: wall / bound - 1,
+  });
+
+  it('judges the fast setting against manual (≥ 10x) and blast (≤ 1.2x), and overhead against its bound (≤ 10 %)', () => {
+    const g = realisticGoals(result([
+      run(100, 'manual', 1500, realistic),
+      run(100, 'blast', 50, realistic),
+      run(100, 'meshrev-tuned', 55, { ...realistic, rollouts: rollouts(50, 55) }),
+      run(100, 'meshrev', 1600, { ...realistic, rollouts: rollouts(1400, 1600) }),
+    ]));
+    expect(line(g, '- N=100, meshrev-tuned (fast but gated) ≥ 10x faster than manual')).to.contain('met (27.3x');
+    expect(line(g, '- N=100, meshrev-tuned (fast but gated) ≤ 1.2x blast')).to.contain('met (1.10x');
+    expect(line(g, '- N=100 meshrev-tuned: orchestration overhead')).to.contain('met (10.0 %');
+    expect(line(g, '- N=100 meshrev: orchestration overhead')).to.contain('**missed** (14.3 %');
+    expect(line(g, '- N=100, meshrev (defaults) (no goal; stated)')).to.contain('0.9x faster than manual, 32.00x blast');
+  });
+
+  it('says what was not run, with an estimate marked as such, and never judges a wrong run', () => {
+    const g = realisticGoals(result([
+      run(100, 'manual', 1500, realistic),
+      run(100, 'meshrev', 1600, { ...realistic, rollouts: rollouts(1400, 1600) }),
+      run(100, 'meshrev-tuned', 20, { ...realistic, ok: false, problems: ['3 pods not on 1-21'] }),
+    ]));
+    expect(line(g, '- N=1000 meshrev: orchestration overhead')).to.contain('not run (would take ~4.4 h at N=100\'s 16.00 s per namespace — an estimate, not a measurement)');
+    expect(line(g, '- N=100, meshrev-tuned (fast but gated)')).to.contain('WRONG');
+    expect(g.join('\n')).to.not.match(/meshrev-tuned[^\n]*: met/);
   });
 });
