@@ -327,6 +327,10 @@ class Tracker {
   readonly restartAt = new Map<string, number>();
   readonly doneAt = new Map<string, number>();
   readonly migratedAt = new Map<string, number>();
+  /** Namespaces the last status listed as Migrating. */
+  private listedMoving = new Set<string>();
+  /** status.migration.counts.migrated as last seen. */
+  migratedCount = 0;
   succeededAt: number | undefined;
   failed: string | undefined;
   phase = '';
@@ -377,7 +381,14 @@ class Tracker {
       if (!mig || mig.generation !== m.metadata.generation || !m.spec.migration) return;
       this.phase = mig.phase ?? '';
       this.summary = mig.summary ?? '';
-      for (const e of mig.namespaces ?? []) if (e.state === 'Migrated' && !this.migratedAt.has(e.name)) this.migratedAt.set(e.name, Date.now());
+      // status lists only namespaces moving, failed or returned: one that was listed moving and is no
+      // longer listed (the migration going forward) was verified. A namespace that started and finished
+      // between two status writes (coalesced, 5 s) is never seen listed: it has no time here.
+      const listed = new Map((mig.namespaces ?? []).map((e) => [e.name, e.state]));
+      for (const [name, state] of listed) if (state === 'Migrated' && !this.migratedAt.has(name)) this.migratedAt.set(name, Date.now());
+      for (const name of this.listedMoving) if (!listed.has(name) && !this.migratedAt.has(name)) this.migratedAt.set(name, Date.now());
+      this.listedMoving = new Set([...listed].filter(([, st]) => st === 'Migrating').map(([n]) => n));
+      this.migratedCount = mig.counts?.migrated ?? this.migratedAt.size;
       if (mig.phase === 'Succeeded' && this.succeededAt === undefined) this.succeededAt = Date.now();
       if (mig.phase === 'Failed' || mig.phase === 'RolledBack') this.failed = `migration ${mig.phase}: ${JSON.stringify((mig.namespaces ?? []).filter((e) => e.state === 'Failed')).slice(0, 500)}`;
     });
@@ -614,15 +625,15 @@ async function runMeshrev(env: Env, tracker: Tracker, deadline: number, migratio
     );
     let lastSay = Date.now();
     while (tracker.succeededAt === undefined) {
-      if (tracker.failed) return { outcome: { startMs: start, seconds: (Date.now() - start) / 1000, timedOut: false, error: tracker.failed, namespacesDone: tracker.migratedAt.size, settings: migration }, ...base, rssSamples };
-      if (Date.now() > deadline) return { outcome: { startMs: start, seconds: (Date.now() - start) / 1000, timedOut: true, namespacesDone: tracker.migratedAt.size, settings: migration }, ...base, rssSamples };
+      if (tracker.failed) return { outcome: { startMs: start, seconds: (Date.now() - start) / 1000, timedOut: false, error: tracker.failed, namespacesDone: tracker.migratedCount, settings: migration }, ...base, rssSamples };
+      if (Date.now() > deadline) return { outcome: { startMs: start, seconds: (Date.now() - start) / 1000, timedOut: true, namespacesDone: tracker.migratedCount, settings: migration }, ...base, rssSamples };
       if (Date.now() - lastSay > 10_000) {
         say(`  meshrev: ${tracker.phase} ${tracker.summary}; relabelled ${tracker.relabelAt.size}, restarted ${tracker.restartAt.size}/${env.deployments.length}, rolled out ${tracker.doneAt.size}; RSS ${op.stats()?.rssMB.toFixed(0)} MB`);
         lastSay = Date.now();
       }
       await sleep(50);
     }
-    return { outcome: { startMs: start, seconds: (tracker.succeededAt - start) / 1000, timedOut: false, namespacesDone: tracker.migratedAt.size, settings: migration }, ...base, rssSamples };
+    return { outcome: { startMs: start, seconds: (tracker.succeededAt - start) / 1000, timedOut: false, namespacesDone: tracker.migratedCount, settings: migration }, ...base, rssSamples };
   } finally {
     clearInterval(sampler);
   }
