@@ -145,7 +145,7 @@ interface Env {
   dir: string;
 }
 
-const nsName = (i: number) => `mig-${String(i).padStart(4, '0')}`;
+const nsName = (i: number) => `mig-${String(i).padStart(5, '0')}`;
 
 function meshRevision(revision: string, inj: LoopbackInjector, extra: Record<string, unknown> = {}): k8s.KubernetesObject {
   return { apiVersion: API_VERSION, kind: KIND, metadata: { name: revision }, spec: { revision, injector: { url: inj.url, caBundle: inj.caBundle }, ...extra } } as k8s.KubernetesObject;
@@ -1112,7 +1112,7 @@ function parseOptions(args: string[]): Options {
   if (values['operator-node-options']) opts.operatorNodeOptions = values['operator-node-options'];
   if (!Number.isInteger(opts.minReadySeconds) || opts.minReadySeconds < 0) throw new Error('--min-ready-seconds must be a whole number ≥ 0');
   if (values.merge) opts.merge = values.merge;
-  if (opts.sizes.some((n) => n > 9999)) throw new Error('--sizes: at most 9999 namespaces');
+  if (opts.sizes.some((n) => n > 99_999)) throw new Error('--sizes: at most 99999 namespaces');
   return opts;
 }
 
