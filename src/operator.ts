@@ -1,6 +1,7 @@
 // The operator process: informers, the MeshRevision controller, leader
 // election, probes and metrics, wired by the runtime's Manager. The CLI's
 // `meshrev operator` command parses flags and calls runOperator().
+import { AppsV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesObject, V1DaemonSet, V1Deployment, V1MutatingWebhookConfiguration, V1Namespace, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { Workload } from './api/workload.js';
 import { buildInfo } from './api/build-info.js';
@@ -9,9 +10,9 @@ import { API_VERSION, KIND, PLURAL, type MeshRevision } from './api/meshrevision
 import { OperatorMetrics } from './health/metrics.js';
 import { createHealthApp, type ListenOptions } from './health/server.js';
 import { KubeWriter } from './kube/apply.js';
-import { makeInjectionProbe } from './kube/admission-probe.js';
+import { makeInjectionProbe, readTemplate } from './kube/admission-probe.js';
 import type { Informer, Store } from './kube/informer.js';
-import { podProjection, withoutBookkeeping } from './kube/projections.js';
+import { podProjection, withoutBookkeeping, workloadProjection } from './kube/projections.js';
 import { makeApis, readyEndpoints } from './kube/client.js';
 import { EventRecorder } from './kube/events.js';
 import { kubernetesMetricsAuthorizer, metricsAuthApis } from './kube/metrics-auth.js';
@@ -63,13 +64,13 @@ function watchCluster(manager: Manager, kc: OperatorOptions['kc']) {
       labelSelector: LABEL_ISTIO_REV,
     },
   });
-  // Every pod of the cluster is watched: the cache keeps only what the policies read (kube/projections).
+  // Every pod and workload of the cluster is watched: the cache keeps only what the policies read (kube/projections).
   const transform = withoutBookkeeping;
   const namespaces = manager.informer<V1Namespace>({ kc: kc, transform, resource: { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces' } });
   const pods = manager.informer<V1Pod>({ kc: kc, transform: podProjection, resource: { apiVersion: 'v1', kind: 'Pod', plural: 'pods' } });
-  const deployments = manager.informer<V1Deployment>({ kc: kc, transform, resource: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' } });
-  const statefulSets = manager.informer<V1StatefulSet>({ kc: kc, transform, resource: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' } });
-  const daemonSets = manager.informer<V1DaemonSet>({ kc: kc, transform, resource: { apiVersion: 'apps/v1', kind: 'DaemonSet', plural: 'daemonsets' } });
+  const deployments = manager.informer<V1Deployment>({ kc: kc, transform: workloadProjection, resource: { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' } });
+  const statefulSets = manager.informer<V1StatefulSet>({ kc: kc, transform: workloadProjection, resource: { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets' } });
+  const daemonSets = manager.informer<V1DaemonSet>({ kc: kc, transform: workloadProjection, resource: { apiVersion: 'apps/v1', kind: 'DaemonSet', plural: 'daemonsets' } });
   return { meshRevisions, webhooks, namespaces, pods, deployments, statefulSets, daemonSets };
 }
 
@@ -117,7 +118,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     events,
     migrationMetrics: metrics.migrationMetrics,
     gates: makeGates({ readyEndpoints: (namespace, service) => readyEndpoints(apis.discovery, namespace, service) }),
-    probeAdmission: makeInjectionProbe(apis.core, writer.fieldManager),
+    probeAdmission: makeInjectionProbe({ core: apis.core, fieldManager: writer.fieldManager, readTemplate: readTemplate(opts.kc.makeApiClient(AppsV1Api)), log }),
   });
   const queue = manager.addController({
     name: CONTROLLER_NAME,

@@ -189,8 +189,9 @@ export class MigrationExecutor {
   private async gatherAdmission(requests: readonly AdmissionRequest[], g: Gathered, log: Logger): Promise<void> {
     await runBounded(
       requests.map((r) => async () => {
-        const template = this.d.stores.workloads(r.namespace).find((w) => w.kind === r.workload.kind && w.metadata?.name === r.workload.name)?.spec?.template;
-        const result = await this.d.probeAdmission(r.namespace, template);
+        // The cache holds a projected template (kube/projections); the probe GETs the whole one, this is its fallback.
+        const cached = this.d.stores.workloads(r.namespace).find((w) => w.kind === r.workload.kind && w.metadata?.name === r.workload.name)?.spec?.template;
+        const result = await this.d.probeAdmission(r.namespace, r.workload, cached);
         if (result.error !== undefined) log.debug('admission probe failed; falling back to the settle time', { namespace: r.namespace, error: result.error });
         g.admission.set(r.namespace, result);
       }),
