@@ -238,8 +238,11 @@ describe('reliability (issue 17)', function () {
         const counts = mig?.counts;
         if (!counts || counts.migrated !== counts.eligible || counts.eligible < kept.length) return `counts ${JSON.stringify(counts)} (summary ${mig?.summary})`;
         for (const ns of kept) {
-          const state = mig?.namespaces?.find((e) => e.name === ns)?.state;
-          if (state !== 'Migrated') return `${ns} is ${state ?? 'not listed'}`;
+          // A succeeded migration lists no namespace (status lists only those moving, failed or returned).
+          const listed = mig?.namespaces?.find((e) => e.name === ns);
+          if (listed) return `${ns} is listed as ${listed.state}`;
+          const origin = (await c.core.readNamespace({ name: ns })).metadata?.annotations?.[ANNOTATION_ORIGIN] ?? '';
+          if (!origin || /returnedAt|rollbackReason/.test(origin)) return `${ns} origin record: ${origin || 'missing'}`;
         }
         const alarms = await alarmEvents(c, m.newRev);
         return alarms.length > 0 ? `events: ${alarms.join(' | ')}` : undefined;
