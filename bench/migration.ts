@@ -738,6 +738,187 @@ function classifyWrites(d: RequestCounts): { all: number; failed: number; byVerb
   return { all, failed, byVerbResource, client, clientTotal, lists, listsByResource, dryRuns };
 }
 
+/** The operator's figures over the timed part of a meshrev run. */
+function operatorSummary(
+  opRun: MeshrevRun,
+  opAtDone: Sample[],
+  opStatsAtDone: { cpuSeconds: number; rssMB: number; peakRssMB: number },
+  size: number,
+  clientLists: number,
+  reconciles: number,
+  writesDuring: Record<string, number>,
+  proxyAtDone: number,
+): NonNullable<RunResult['operator']> {
+  const statusWrites = writesDuring['apply-status MeshRevision'] ?? 0;
+  return {
+    rssAfterSyncMB: round1(opRun.statsBefore.rssMB),
+    peakRssMB: round1(opStatsAtDone.peakRssMB),
+    rssDuringRunMaxMB: round1(Math.max(opRun.statsBefore.rssMB, ...opRun.rssSamples)),
+    cpuSecondsRun: round1(opStatsAtDone.cpuSeconds - opRun.statsBefore.cpuSeconds),
+    cpuSecondsTotal: round1(opStatsAtDone.cpuSeconds),
+    writes: writesDuring,
+    reconciles,
+    reconcilesByResult: Object.fromEntries(['success', 'error', 'requeue', 'requeue_after'].map((r) => [r, metricSum(opAtDone, 'controller_runtime_reconcile_total', { result: r }) - metricSum(opRun.opBefore, 'controller_runtime_reconcile_total', { result: r })])),
+    statusWrites,
+    statusWritesPerNamespace: statusWrites / size,
+    reconcileSecondsSum: round1(metricSum(opAtDone, 'controller_runtime_reconcile_time_seconds_sum') - metricSum(opRun.opBefore, 'controller_runtime_reconcile_time_seconds_sum')),
+    reconcileSecondsP50: histogramQuantile(opAtDone, opRun.opBefore, 'controller_runtime_reconcile_time_seconds', 0.5),
+    reconcileSecondsP99: histogramQuantile(opAtDone, opRun.opBefore, 'controller_runtime_reconcile_time_seconds', 0.99),
+    workqueueAdds: metricSum(opAtDone, 'workqueue_adds_total') - metricSum(opRun.opBefore, 'workqueue_adds_total'),
+    ...(opRun.proxy ? { requests: summarizeRequests(opRun.proxy.requests.slice(opRun.proxyMark, proxyAtDone)) } : {}),
+    listsPerReconcile: reconciles > 0 ? clientLists / reconciles : NaN,
+    heapUsedMB: round1(metricSum(opAtDone, 'nodejs_heap_size_used_bytes') / 2 ** 20),
+    heapTotalMB: round1(metricSum(opAtDone, 'nodejs_heap_size_total_bytes') / 2 ** 20),
+    externalMB: round1(metricSum(opAtDone, 'nodejs_external_memory_bytes') / 2 ** 20),
+    heapUsedAfterSyncMB: round1(metricSum(opRun.opBefore, 'nodejs_heap_size_used_bytes') / 2 ** 20),
+  };
+}
+
+/** Spec change → webhook updated, on the operator that just migrated N namespaces: back to back, then from idle. */
+async function measureLatency(env: Env, tracker: Tracker, opRun: MeshrevRun, changes: number): Promise<NonNullable<RunResult['reconcileLatencyMs']>> {
+  const op = opRun.op;
+  // Spec change → webhook updated, on the operator that just migrated N namespaces.
+  await waitOperatorIdle(op);
+  const latBefore = await apiserverRequests(env.cluster);
+  const latMark = opRun.proxy?.requests.length ?? 0;
+  const opLat0 = await op.metrics();
+  const lat = await reconcileLatency(env, tracker, changes);
+  await waitOperatorIdle(op);
+  const opLat1 = await op.metrics();
+  const latAfter = classifyWrites(diffCounts(await apiserverRequests(env.cluster), latBefore));
+  const result: NonNullable<RunResult['reconcileLatencyMs']> = {
+    changes,
+    p50: Math.round(lat.ms.p50),
+    p99: Math.round(lat.ms.p99),
+    mean: Math.round(lat.ms.mean),
+    max: Math.round(lat.ms.max),
+    samples: lat.samples,
+    operatorWrites: diffCounts(operatorWrites(opLat1), operatorWrites(opLat0)),
+    reconciles: metricSum(opLat1, 'controller_runtime_reconcile_total') - metricSum(opLat0, 'controller_runtime_reconcile_total'),
+    lists: latAfter.lists,
+    ...(opRun.proxy ? { requests: summarizeRequests(opRun.proxy.requests.slice(latMark)) } : {}),
+  };
+  say(`  reconcile latency (tag toggle → webhook), back to back: p50 ${lat.ms.p50.toFixed(0)} ms, p99 ${lat.ms.p99.toFixed(0)} ms over ${changes} changes`);
+  const idle = await reconcileLatency(env, tracker, changes, () => waitOperatorIdle(op, 300));
+  result.fromIdle = { p50: Math.round(idle.ms.p50), p99: Math.round(idle.ms.p99), samples: idle.samples };
+  say(`  reconcile latency (tag toggle → webhook), operator idle before each: p50 ${idle.ms.p50.toFixed(0)} ms, p99 ${idle.ms.p99.toFixed(0)} ms`);
+  return result;
+}
+
+/** No-op resyncs: watch events that change nothing for the migration, then a restart of the operator; what they write. */
+async function measureNoopResync(env: Env, opRun: MeshrevRun): Promise<NonNullable<RunResult['noopResync']>> {
+  const op = opRun.op;
+  // No-op resyncs: a watch event that changes nothing for the migration, then a restart of the operator.
+  // First let any coalesced status write land (it is flushed within STATUS_PROGRESS_INTERVAL_MS).
+  await waitOperatorIdle(op, STATUS_PROGRESS_INTERVAL_MS + 1000);
+  const r0 = await op.metrics();
+  for (let i = 0; i < 5; i++) {
+    const before1 = metricSum(await op.metrics(), 'controller_runtime_reconcile_total');
+    await env.objects.patch(
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: env.namespaces[i % env.namespaces.length], labels: { 'bench.meshrev.io/poke': String(i) } } },
+      undefined, undefined, 'bench', undefined, k8s.PatchStrategy.MergePatch,
+    );
+    await until('a reconcile after the poke', 30_000, async () => metricSum(await op.metrics(), 'controller_runtime_reconcile_total') > before1, 100);
+    await waitOperatorIdle(op, 1000);
+  }
+  const r1 = await op.metrics();
+  const pokeWrites = Object.entries(operatorWrites(r1)).reduce((n, [k, v]) => n + v - (operatorWrites(r0)[k] ?? 0), 0);
+  const pokeReconciles = metricSum(r1, 'controller_runtime_reconcile_total') - metricSum(r0, 'controller_runtime_reconcile_total');
+  await op.stop();
+  activeOperators.delete(op);
+  const restartBefore = await apiserverRequests(env.cluster);
+  const restartMark = opRun.proxy?.requests.length ?? 0;
+  const op2 = await startOperatorProcess(opRun.proxy?.kubeconfig ?? env.cluster.kubeconfig, join(env.dir, 'operator-restart.log'));
+  activeOperators.add(op2);
+  await waitOperatorIdle(op2);
+  const m2 = await op2.metrics();
+  const restartCounts = classifyWrites(diffCounts(await apiserverRequests(env.cluster), restartBefore));
+  await op2.stop();
+  activeOperators.delete(op2);
+  const noop: NonNullable<RunResult['noopResync']> = {
+    watchEvent: { reconciles: pokeReconciles, operatorWrites: pokeWrites },
+    restart: {
+      reconciles: metricSum(m2, 'controller_runtime_reconcile_total'),
+      operatorWrites: Object.values(operatorWrites(m2)).reduce((a, b) => a + b, 0),
+      operatorWritesByKind: operatorWrites(m2),
+      lists: restartCounts.lists,
+      ...(opRun.proxy ? { requests: summarizeRequests(opRun.proxy.requests.slice(restartMark)) } : {}),
+    },
+  };
+  say(`  no-op resync: ${pokeReconciles} reconciles from watch events wrote ${pokeWrites}; a restart reconciled ${noop.restart.reconciles} times and wrote ${noop.restart.operatorWrites}`);
+  return noop;
+}
+
+interface RequestWindow {
+  before: RequestCounts;
+  /** When the way said it was done. */
+  atDone: RequestCounts;
+  /** After the end-state checks. */
+  after: RequestCounts;
+  cpBefore: Record<string, number>;
+  cpAfter: Record<string, number>;
+  benchCpu: NodeJS.CpuUsage;
+  benchLists: number;
+  load0: number;
+  workloads: number;
+}
+
+/** The API server's writes and LISTs over a run, the control plane's and the bench's CPU, into `result`. */
+function recordRequests(result: RunResult, r: RequestWindow): { w: ReturnType<typeof classifyWrites>; clientLists: number; internalLists: number } {
+  const { before, atDone, after, cpBefore, cpAfter, benchCpu, benchLists, load0, workloads } = r;
+  const size = result.size;
+  const w = classifyWrites(diffCounts(after, before));
+  const wDone = classifyWrites(diffCounts(atDone, before));
+  result.writes = {
+    total: w.all,
+    failed: w.failed,
+    perNamespace: w.all / size,
+    perWorkload: w.all / workloads,
+    client: w.client,
+    clientTotal: w.clientTotal,
+    clientPerNamespace: w.clientTotal / size,
+    clientPerWorkload: w.clientTotal / workloads,
+    dryRuns: w.dryRuns,
+    byVerbResource: w.byVerbResource,
+  };
+  // limitranges: the API server's own LimitRanger admission looks them up live (30 s TTL) when pods are created.
+  const internalLists = wDone.listsByResource['limitranges'] ?? 0;
+  const clientLists = wDone.lists - internalLists - benchLists;
+  result.listsDuringRun = { total: clientLists, all: wDone.lists, bench: benchLists, apiserverLimitRanger: internalLists, byResource: wDone.listsByResource };
+  result.controlPlaneCpuSeconds = Object.fromEntries(Object.entries(cpAfter).map(([k, v]) => [k, Math.round((v - (cpBefore[k] ?? 0)) * 10) / 10]));
+  result.benchProcessCpuSeconds = Math.round(((benchCpu.user + benchCpu.system) / 1e6) * 10) / 10;
+  result.loadAverage1m = { start: load0, end: loadavg()[0]! };
+  return { w, clientLists, internalLists };
+}
+
+/** Times one way, calling `snapshot` just before its clock starts. */
+async function timeWay(
+  env: Env,
+  tracker: Tracker,
+  way: WayName,
+  opts: Options,
+  deadline: number,
+  snapshot: () => Promise<void>,
+): Promise<{ outcome: WayOutcome; opRun?: MeshrevRun }> {
+  if (way === 'manual') {
+    await snapshot();
+    return { outcome: await runManual(env, tracker, deadline) };
+  }
+  if (way === 'blast') {
+    await snapshot();
+    return { outcome: await runBlast(env, tracker, deadline) };
+  }
+  const migration: Record<string, unknown> = { from: ['default'] };
+  if (way === 'meshrev-tuned') {
+    migration.maxConcurrentNamespaces = Math.min(opts.tunedNamespaces, env.namespaces.length);
+    migration.maxConcurrentRestarts = opts.tunedRestarts;
+  }
+  const proxy = opts.proxy ? await startCountingProxy(env.cluster.kc, env.dir) : undefined;
+  if (proxy) activeProxies.add(proxy);
+  const opRun = await runMeshrev(env, tracker, deadline, migration, snapshot, proxy, opts.operatorNodeOptions);
+  return { outcome: opRun.outcome, opRun };
+}
+
 async function runOne(size: number, way: WayName, opts: Options, cert: ReturnType<typeof makeServingCert>, profile: Profile): Promise<RunResult> {
   const env = await prepare(size, way, opts, cert, profile);
   const tracker = new Tracker(env, opts.replicas);
@@ -758,24 +939,9 @@ async function runOne(size: number, way: WayName, opts: Options, cert: ReturnTyp
       benchCpuBefore = process.cpuUsage();
     };
     say(`run N=${size} ${way}: timing (budget ${opts.timeoutMinutes} min)`);
-    let outcome: WayOutcome;
-    if (way === 'manual') {
-      await snapshot();
-      outcome = await runManual(env, tracker, deadline);
-    } else if (way === 'blast') {
-      await snapshot();
-      outcome = await runBlast(env, tracker, deadline);
-    } else {
-      const migration: Record<string, unknown> = { from: ['default'] };
-      if (way === 'meshrev-tuned') {
-        migration.maxConcurrentNamespaces = Math.min(opts.tunedNamespaces, size);
-        migration.maxConcurrentRestarts = opts.tunedRestarts;
-      }
-      const proxy = opts.proxy ? await startCountingProxy(env.cluster.kc, env.dir) : undefined;
-      if (proxy) activeProxies.add(proxy);
-      opRun = await runMeshrev(env, tracker, deadline, migration, snapshot, proxy, opts.operatorNodeOptions);
-      outcome = opRun.outcome;
-    }
+    const timed = await timeWay(env, tracker, way, opts, deadline, snapshot);
+    const outcome = timed.outcome;
+    opRun = timed.opRun;
     const atDone = await apiserverRequests(env.cluster);
     const benchLists = tracker.lists - benchListsBefore;
     const proxyAtDone = opRun?.proxy?.requests.length ?? 0;
@@ -805,124 +971,19 @@ async function runOne(size: number, way: WayName, opts: Options, cert: ReturnTyp
     const cpAfter = env.cluster.controlPlaneCpu();
     const benchCpu = process.cpuUsage(benchCpuBefore);
 
-    const w = classifyWrites(diffCounts(after, before));
-    const wDone = classifyWrites(diffCounts(atDone, before));
-    const workloads = size * opts.workloads;
-    result.writes = {
-      total: w.all,
-      failed: w.failed,
-      perNamespace: w.all / size,
-      perWorkload: w.all / workloads,
-      client: w.client,
-      clientTotal: w.clientTotal,
-      clientPerNamespace: w.clientTotal / size,
-      clientPerWorkload: w.clientTotal / workloads,
-      dryRuns: w.dryRuns,
-      byVerbResource: w.byVerbResource,
-    };
-    // limitranges: the API server's own LimitRanger admission looks them up live (30 s TTL) when pods are created.
-    const internalLists = wDone.listsByResource['limitranges'] ?? 0;
-    const clientLists = wDone.lists - internalLists - benchLists;
-    result.listsDuringRun = { total: clientLists, all: wDone.lists, bench: benchLists, apiserverLimitRanger: internalLists, byResource: wDone.listsByResource };
-    result.controlPlaneCpuSeconds = Object.fromEntries(Object.entries(cpAfter).map(([k, v]) => [k, Math.round((v - (cpBefore[k] ?? 0)) * 10) / 10]));
-    result.benchProcessCpuSeconds = Math.round(((benchCpu.user + benchCpu.system) / 1e6) * 10) / 10;
-    result.loadAverage1m = { start: load0, end: loadavg()[0]! };
+    const { w, clientLists, internalLists } = recordRequests(result, { before, atDone, after, cpBefore, cpAfter, benchCpu, benchLists, load0, workloads: size * opts.workloads });
     result.timeline = tracker.timeline(outcome.startMs);
 
     if (opRun && opAtDone && opStatsAtDone) {
       const op = opRun.op;
       const writesDuring = diffCounts(operatorWrites(opAtDone), operatorWrites(opRun.opBefore));
       const reconciles = metricSum(opAtDone, 'controller_runtime_reconcile_total') - metricSum(opRun.opBefore, 'controller_runtime_reconcile_total');
-      const statusWrites = writesDuring['apply-status MeshRevision'] ?? 0;
-      result.operator = {
-        rssAfterSyncMB: round1(opRun.statsBefore.rssMB),
-        peakRssMB: round1(opStatsAtDone.peakRssMB),
-        rssDuringRunMaxMB: round1(Math.max(opRun.statsBefore.rssMB, ...opRun.rssSamples)),
-        cpuSecondsRun: round1(opStatsAtDone.cpuSeconds - opRun.statsBefore.cpuSeconds),
-        cpuSecondsTotal: round1(opStatsAtDone.cpuSeconds),
-        writes: writesDuring,
-        reconciles,
-        reconcilesByResult: Object.fromEntries(['success', 'error', 'requeue', 'requeue_after'].map((r) => [r, metricSum(opAtDone, 'controller_runtime_reconcile_total', { result: r }) - metricSum(opRun!.opBefore, 'controller_runtime_reconcile_total', { result: r })])),
-        statusWrites,
-        statusWritesPerNamespace: statusWrites / size,
-        reconcileSecondsSum: round1(metricSum(opAtDone, 'controller_runtime_reconcile_time_seconds_sum') - metricSum(opRun.opBefore, 'controller_runtime_reconcile_time_seconds_sum')),
-        reconcileSecondsP50: histogramQuantile(opAtDone, opRun.opBefore, 'controller_runtime_reconcile_time_seconds', 0.5),
-        reconcileSecondsP99: histogramQuantile(opAtDone, opRun.opBefore, 'controller_runtime_reconcile_time_seconds', 0.99),
-        workqueueAdds: metricSum(opAtDone, 'workqueue_adds_total') - metricSum(opRun.opBefore, 'workqueue_adds_total'),
-        ...(opRun.proxy ? { requests: summarizeRequests(opRun.proxy.requests.slice(opRun.proxyMark, proxyAtDone)) } : {}),
-        listsPerReconcile: reconciles > 0 ? clientLists / reconciles : NaN,
-        heapUsedMB: round1(metricSum(opAtDone, 'nodejs_heap_size_used_bytes') / 2 ** 20),
-        heapTotalMB: round1(metricSum(opAtDone, 'nodejs_heap_size_total_bytes') / 2 ** 20),
-        externalMB: round1(metricSum(opAtDone, 'nodejs_external_memory_bytes') / 2 ** 20),
-        heapUsedAfterSyncMB: round1(metricSum(opRun.opBefore, 'nodejs_heap_size_used_bytes') / 2 ** 20),
-      };
+      result.operator = operatorSummary(opRun, opAtDone, opStatsAtDone, size, clientLists, reconciles, writesDuring, proxyAtDone);
       say(`  operator: peak RSS ${opStatsAtDone.peakRssMB.toFixed(0)} MB, ${result.operator.cpuSecondsRun} CPU s, ${reconciles} reconciles, writes ${JSON.stringify(writesDuring)}`);
 
       if (result.ok || (!outcome.timedOut && !outcome.error)) {
-        // Spec change → webhook updated, on the operator that just migrated N namespaces.
-        await waitOperatorIdle(op);
-        const latBefore = await apiserverRequests(env.cluster);
-        const latMark = opRun.proxy?.requests.length ?? 0;
-        const opLat0 = await op.metrics();
-        const lat = await reconcileLatency(env, tracker, opts.latencyChanges);
-        await waitOperatorIdle(op);
-        const opLat1 = await op.metrics();
-        const latAfter = classifyWrites(diffCounts(await apiserverRequests(env.cluster), latBefore));
-        result.reconcileLatencyMs = {
-          changes: opts.latencyChanges,
-          p50: Math.round(lat.ms.p50),
-          p99: Math.round(lat.ms.p99),
-          mean: Math.round(lat.ms.mean),
-          max: Math.round(lat.ms.max),
-          samples: lat.samples,
-          operatorWrites: diffCounts(operatorWrites(opLat1), operatorWrites(opLat0)),
-          reconciles: metricSum(opLat1, 'controller_runtime_reconcile_total') - metricSum(opLat0, 'controller_runtime_reconcile_total'),
-          lists: latAfter.lists,
-          ...(opRun.proxy ? { requests: summarizeRequests(opRun.proxy.requests.slice(latMark)) } : {}),
-        };
-        say(`  reconcile latency (tag toggle → webhook), back to back: p50 ${lat.ms.p50.toFixed(0)} ms, p99 ${lat.ms.p99.toFixed(0)} ms over ${opts.latencyChanges} changes`);
-        const idle = await reconcileLatency(env, tracker, opts.latencyChanges, () => waitOperatorIdle(op, 300));
-        result.reconcileLatencyMs.fromIdle = { p50: Math.round(idle.ms.p50), p99: Math.round(idle.ms.p99), samples: idle.samples };
-        say(`  reconcile latency (tag toggle → webhook), operator idle before each: p50 ${idle.ms.p50.toFixed(0)} ms, p99 ${idle.ms.p99.toFixed(0)} ms`);
-
-        // No-op resyncs: a watch event that changes nothing for the migration, then a restart of the operator.
-        // First let any coalesced status write land (it is flushed within STATUS_PROGRESS_INTERVAL_MS).
-        await waitOperatorIdle(op, STATUS_PROGRESS_INTERVAL_MS + 1000);
-        const r0 = await op.metrics();
-        for (let i = 0; i < 5; i++) {
-          const before1 = metricSum(await op.metrics(), 'controller_runtime_reconcile_total');
-          await env.objects.patch(
-            { apiVersion: 'v1', kind: 'Namespace', metadata: { name: env.namespaces[i % env.namespaces.length], labels: { 'bench.meshrev.io/poke': String(i) } } },
-            undefined, undefined, 'bench', undefined, k8s.PatchStrategy.MergePatch,
-          );
-          await until('a reconcile after the poke', 30_000, async () => metricSum(await op.metrics(), 'controller_runtime_reconcile_total') > before1, 100);
-          await waitOperatorIdle(op, 1000);
-        }
-        const r1 = await op.metrics();
-        const pokeWrites = Object.entries(operatorWrites(r1)).reduce((n, [k, v]) => n + v - (operatorWrites(r0)[k] ?? 0), 0);
-        const pokeReconciles = metricSum(r1, 'controller_runtime_reconcile_total') - metricSum(r0, 'controller_runtime_reconcile_total');
-        await op.stop();
-        activeOperators.delete(op);
-        const restartBefore = await apiserverRequests(env.cluster);
-        const restartMark = opRun.proxy?.requests.length ?? 0;
-        const op2 = await startOperatorProcess(opRun.proxy?.kubeconfig ?? env.cluster.kubeconfig, join(env.dir, 'operator-restart.log'));
-        activeOperators.add(op2);
-        await waitOperatorIdle(op2);
-        const m2 = await op2.metrics();
-        const restartCounts = classifyWrites(diffCounts(await apiserverRequests(env.cluster), restartBefore));
-        await op2.stop();
-        activeOperators.delete(op2);
-        result.noopResync = {
-          watchEvent: { reconciles: pokeReconciles, operatorWrites: pokeWrites },
-          restart: {
-            reconciles: metricSum(m2, 'controller_runtime_reconcile_total'),
-            operatorWrites: Object.values(operatorWrites(m2)).reduce((a, b) => a + b, 0),
-            operatorWritesByKind: operatorWrites(m2),
-            lists: restartCounts.lists,
-            ...(opRun.proxy ? { requests: summarizeRequests(opRun.proxy.requests.slice(restartMark)) } : {}),
-          },
-        };
-        say(`  no-op resync: ${pokeReconciles} reconciles from watch events wrote ${pokeWrites}; a restart reconciled ${result.noopResync.restart.reconciles} times and wrote ${result.noopResync.restart.operatorWrites}`);
+        result.reconcileLatencyMs = await measureLatency(env, tracker, opRun, opts.latencyChanges);
+        result.noopResync = await measureNoopResync(env, opRun);
       }
       result.operatorLog = operatorLogSummary(op.logFile);
     }
