@@ -1,7 +1,6 @@
 // The operator process: informers, the MeshRevision controller, leader
 // election, probes and metrics, wired by the runtime's Manager. The CLI's
 // `meshrev operator` command parses flags and calls runOperator().
-import { AppsV1Api } from '@kubernetes/client-node';
 import type { KubeConfig, KubernetesObject, V1DaemonSet, V1Deployment, V1MutatingWebhookConfiguration, V1Namespace, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import type { Workload } from './api/workload.js';
 import { buildInfo } from './api/build-info.js';
@@ -118,7 +117,7 @@ export async function startOperator(opts: OperatorOptions): Promise<RunningOpera
     events,
     migrationMetrics: metrics.migrationMetrics,
     gates: makeGates({ readyEndpoints: (namespace, service) => readyEndpoints(apis.discovery, namespace, service) }),
-    probeAdmission: makeInjectionProbe({ core: apis.core, fieldManager: writer.fieldManager, readTemplate: readTemplate(opts.kc.makeApiClient(AppsV1Api)), log }),
+    probeAdmission: makeInjectionProbe({ core: apis.core, fieldManager: writer.fieldManager, readTemplate: readTemplate(apis.apps), log }),
   });
   const queue = manager.addController({
     name: CONTROLLER_NAME,

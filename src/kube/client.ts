@@ -89,6 +89,8 @@ export function reuseConnections(kc: k8s.KubeConfig): k8s.KubeConfig {
 /** The typed API groups the operator uses directly (the rest goes through informers and KubeWriter). */
 export interface Apis {
   core: k8s.CoreV1Api;
+  /** One GET of a workload's whole pod template (the admission dry run; the cache keeps a projection). */
+  apps: k8s.AppsV1Api;
   coordination: k8s.CoordinationV1Api;
   discovery: k8s.DiscoveryV1Api;
 }
@@ -96,6 +98,7 @@ export interface Apis {
 export function makeApis(kc: k8s.KubeConfig): Apis {
   return {
     core: kc.makeApiClient(k8s.CoreV1Api),
+    apps: kc.makeApiClient(k8s.AppsV1Api),
     coordination: kc.makeApiClient(k8s.CoordinationV1Api),
     discovery: kc.makeApiClient(k8s.DiscoveryV1Api),
   };

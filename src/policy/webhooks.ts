@@ -332,7 +332,17 @@ export function resolveClaims(all: readonly MeshRevision[]): Map<string, ClaimDe
     decisions.get(nameOf(claim.owner))!.conflicts.push(valueConflict(claim, holder));
   }
 
-  // The default: among those serving their revision and asking for it.
+  decideDefault(valid, decisions);
+
+  for (const d of decisions.values()) {
+    d.tags.sort();
+    d.conflicts.sort((a, b) => conflictRank(a) - conflictRank(b) || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+  }
+  return decisions;
+}
+
+/** The default: among those serving their revision and asking for it, the one that holds it already, else the oldest; the others get a conflict. */
+function decideDefault(valid: readonly MeshRevision[], decisions: Map<string, ClaimDecision>): void {
   const defaultClaimants = valid
     .filter((m) => m.spec.default === true && decisions.get(nameOf(m))!.servesRevision)
     .sort((a, b) => {
@@ -357,12 +367,6 @@ export function resolveClaims(all: readonly MeshRevision[]): Map<string, ClaimDe
       });
     }
   }
-
-  for (const d of decisions.values()) {
-    d.tags.sort();
-    d.conflicts.sort((a, b) => conflictRank(a) - conflictRank(b) || (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-  }
-  return decisions;
 }
 
 function conflictRank(c: ClaimConflict): number {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ANNOTATION_ORIGIN } from '../../src/api/migration.js';
-import { clients, type Clients } from '../support/kube.js';
+import { clients, eventually, type Clients } from '../support/kube.js';
 import {
   createAppNamespace,
   createMeshRevision,
@@ -80,7 +80,10 @@ describe('upgrading the operator in place mid-migration (0.1.0 → current)', fu
     expect((await proc!.stop()).code, 'the old operator stops cleanly').to.equal(0);
 
     proc = spawnOperator(kubeconfig);
-    const rewritten = await eventuallyStatus(c, m.newRev, (s) => (s?.namespaces ?? []).length === 0 && s?.counts?.migrated === 2, 60_000);
+    const rewritten = await eventually('status rewritten in the bounded shape', async () => {
+      const s = (await getMeshRevision(c, m.newRev))?.status?.migration;
+      return (s?.namespaces ?? []).length === 0 && s?.counts?.migrated === 2 ? s : false;
+    }, { timeoutMs: 60_000 });
     expect(rewritten.phase, 'still waiting for the promotion').to.equal('AwaitingPromotion');
     expect(rewritten.unlistedNamespaces, 'nothing beyond the list').to.equal(undefined);
     // A few more reconciles: the namespaces the old operator migrated are not judged or restarted again.
@@ -100,20 +103,3 @@ describe('upgrading the operator in place mid-migration (0.1.0 → current)', fu
     }
   });
 });
-
-async function eventuallyStatus(
-  c: Clients,
-  name: string,
-  ok: (s: NonNullable<NonNullable<Awaited<ReturnType<typeof getMeshRevision>>>['status']>['migration']) => boolean,
-  timeoutMs: number,
-) {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const s = (await getMeshRevision(c, name))?.status?.migration;
-    last = s;
-    if (ok(s)) return s!;
-    if (Date.now() > deadline) throw new Error(`status.migration of ${name} never matched within ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-    await sleep(500);
-  }
-}

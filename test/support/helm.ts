@@ -1,9 +1,8 @@
 // The helm binary hack/helm/build.sh builds (version pinned by hack/helm/go.mod), if it is built.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { repoPath } from './repo.js';
+import { cacheDir, repoPath } from './repo.js';
 
 export function helmVersion(): string {
   const m = /^\s*helm\.sh\/helm\/v4 v([0-9][^\s]*)/m.exec(readFileSync(repoPath('hack/helm/go.mod'), 'utf8'));
@@ -11,9 +10,6 @@ export function helmVersion(): string {
   return m[1]!;
 }
 
-function cacheDir(): string {
-  return process.env.MESHREV_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'meshrev');
-}
 
 /** The cached helm, or undefined when hack/helm/build.sh has not built it yet. */
 export function cachedHelm(): string | undefined {

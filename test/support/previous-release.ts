@@ -5,9 +5,8 @@
 // first run pays for it.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, symlinkSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { repoPath } from './repo.js';
+import { cacheDir, repoPath } from './repo.js';
 
 /**
  * meshrev 0.1.0 as it last stood (main before bounded status): its status.migration lists every
@@ -15,9 +14,6 @@ import { repoPath } from './repo.js';
  */
 export const RELEASE_0_1_0 = 'cd183dd';
 
-function cacheDir(): string {
-  return process.env.MESHREV_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'meshrev');
-}
 
 /** The path of the bundle (meshrev.mjs) of `commit`, built if it is not cached yet. */
 export function previousReleaseBundle(commit: string): string {

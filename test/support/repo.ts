@@ -1,5 +1,6 @@
 // Files of the repository, for tests that read its manifests and samples.
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,4 +14,9 @@ export function repoPath(rel: string): string {
     }
   }
   throw new Error(`cannot find ${rel} above ${starts.join(' or ')}`);
+}
+
+/** $MESHREV_CACHE, as the Makefile defaults it: where built tools and clusters are kept. */
+export function cacheDir(): string {
+  return process.env.MESHREV_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'meshrev');
 }
