@@ -11,9 +11,10 @@
 //   also carries the default entries.
 // Pure: the reconcile passes the MWCs its informer holds.
 import type { AdmissionregistrationV1WebhookClientConfig, V1MutatingWebhookConfiguration } from '@kubernetes/client-node';
-import { LABEL_ISTIO_REV, LABEL_ISTIO_TAG, LABEL_MANAGED_BY, LABEL_MANAGED_BY_MESHREVISION, MANAGED_BY_VALUE, WEBHOOK_REV_NAMESPACE } from '../api/labels.js';
+import { LABEL_ISTIO_REV, LABEL_ISTIO_TAG, WEBHOOK_REV_NAMESPACE } from '../api/labels.js';
 import { RESERVED_TAG_DEFAULT, type InjectorSpec } from '../api/meshrevision.js';
 import { readWebhookConfiguration } from './routing.js';
+import { isMeshrevWebhook } from './webhooks.js';
 
 /** What the webhooks written outside meshrev provide for one revision. */
 export interface ExternalServing {
@@ -31,12 +32,6 @@ export interface ExternalServing {
 
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/** Whether meshrev wrote this configuration (either of its labels). */
-export function isMeshrevWebhook(cfg: V1MutatingWebhookConfiguration): boolean {
-  const labels = cfg.metadata?.labels ?? {};
-  return labels[LABEL_MANAGED_BY_MESHREVISION] !== undefined || labels[LABEL_MANAGED_BY] === MANAGED_BY_VALUE;
 }
 
 /** An injector spec equivalent to a webhook entry's clientConfig (url, or an in-cluster Service). */

@@ -29,7 +29,6 @@ import {
   LABEL_ISTIO_INJECTION,
   LABEL_ISTIO_REV,
   LABEL_ISTIO_TAG,
-  LABEL_MANAGED_BY_MESHREVISION,
   LABEL_SIDECAR_INJECT,
   WEBHOOK_AUTO,
   WEBHOOK_DEFAULT_NAMESPACE,
@@ -40,7 +39,7 @@ import {
 import type { MeshRevision } from '../api/meshrevision.js';
 import { FROM_DEFAULT } from '../api/migration.js';
 import { tagOfEntryName } from './selectors.js';
-import type { ClaimDecision } from './webhooks.js';
+import { isMeshrevWebhook, type ClaimDecision } from './webhooks.js';
 
 /** Labels as read from an object or an origin record; an undefined value counts as absent. */
 export type LabelSet = Readonly<Record<string, string | undefined>>;
@@ -209,7 +208,7 @@ export function readWebhookConfiguration(cfg: V1MutatingWebhookConfiguration): W
   const labels = cfg.metadata?.labels ?? {};
   const out: WebhookServes = {
     name: cfg.metadata?.name ?? '',
-    managed: labels[LABEL_MANAGED_BY_MESHREVISION] !== undefined,
+    managed: isMeshrevWebhook(cfg),
     entryTags: [],
     defaultEntries: { namespace: false, object: false },
     auto: false,

@@ -68,6 +68,17 @@ import { coversPodCreate, matchingWebhooks, tagOfEntryName, type Labels, type Na
 
 const MWC_NAME_PREFIX = 'meshrev-sidecar-injector-';
 
+/**
+ * Whether meshrev wrote this webhook configuration. meshrev always sets both of its labels
+ * (see desiredWebhookConfiguration); either one counts, so a configuration that lost one
+ * is still never taken for a chart's or istioctl's. The one definition: adoption, routing
+ * and the foreign-webhook conflict check all ask here.
+ */
+export function isMeshrevWebhook(cfg: Pick<V1MutatingWebhookConfiguration, 'metadata'>): boolean {
+  const labels = cfg.metadata?.labels ?? {};
+  return labels[LABEL_MANAGED_BY_MESHREVISION] !== undefined || labels[LABEL_MANAGED_BY] === MANAGED_BY_VALUE;
+}
+
 /** The MWC meshrev applies for a revision. Deterministic, so a restarted operator finds its own object. */
 export function webhookConfigurationName(revision: string): string {
   return `${MWC_NAME_PREFIX}${revision}`;
@@ -562,8 +573,8 @@ export function foreignWebhookConflicts(
   const paths = servedPaths(decision);
   const out: ForeignWebhookConflict[] = [];
   for (const cfg of configs) {
+    if (isMeshrevWebhook(cfg)) continue;
     const labels = cfg.metadata?.labels ?? {};
-    if (labels[LABEL_MANAGED_BY] === MANAGED_BY_VALUE) continue;
     const name = cfg.metadata?.name ?? '';
     const rev = labels[LABEL_ISTIO_REV];
     const tag = labels[LABEL_ISTIO_TAG];

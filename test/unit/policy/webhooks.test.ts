@@ -5,11 +5,13 @@ import {
   describeEntry,
   desiredWebhookConfiguration,
   foreignWebhookConflicts,
+  isMeshrevWebhook,
   resolveClaims,
   webhookConfigurationName,
   type ClaimDecision,
 } from '../../../src/policy/webhooks.js';
 import { matchingWebhooks } from '../../../src/policy/selectors.js';
+import { readWebhookConfiguration } from '../../../src/policy/routing.js';
 import { chartWebhook, chartWebhooks } from '../../support/istio-chart.js';
 import { istioWebhookConfiguration } from '../../support/istio-webhooks.js';
 
@@ -549,5 +551,22 @@ describe('foreignWebhookConflicts', () => {
       foreign('istio-revision-tag-canary', { 'istio.io/tag': 'canary', 'istio.io/rev': '1-20' }),
     ]);
     expect(got).to.deep.equal([]);
+  });
+
+  it('knows its own MWC by either of its labels, as adoption and routing do (one definition)', () => {
+    // meshrev writes both labels; a configuration that lost one of them (hand edit, an
+    // older writer) is still meshrev's in all three views, never a chart's conflicting one.
+    const own = mwc(m, { holdsDefault: true, tags: ['stable'] });
+    const { 'app.kubernetes.io/managed-by': _drop1, ...onlyOwner } = own.metadata!.labels!;
+    const { 'meshrev.io/meshrevision': _drop2, ...onlyManagedBy } = own.metadata!.labels!;
+    for (const labels of [onlyOwner, onlyManagedBy]) {
+      const cfg: V1MutatingWebhookConfiguration = { ...own, metadata: { ...own.metadata, labels } };
+      expect(isMeshrevWebhook(cfg), JSON.stringify(labels)).to.equal(true);
+      expect(foreignWebhookConflicts(d, [cfg]), JSON.stringify(labels)).to.deep.equal([]);
+      expect(readWebhookConfiguration(cfg).managed, JSON.stringify(labels)).to.equal(true);
+    }
+    const chartOwn = foreign('istio-sidecar-injector-1-20', { 'istio.io/rev': '1-20' });
+    expect(isMeshrevWebhook(chartOwn)).to.equal(false);
+    expect(readWebhookConfiguration(chartOwn).managed).to.equal(false);
   });
 });
