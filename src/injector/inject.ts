@@ -242,7 +242,6 @@ export function injectPod(pod: V1Pod, opts: InjectOptions): InjectOutcome {
   const shape = podShapeProblem(pod);
   if (shape) return { status: 'invalid', problems: [shape], message: shape.message };
   const config = opts.config;
-  const labels = pod.metadata?.labels ?? {};
   const annotations = pod.metadata?.annotations ?? {};
   if (annotations[ANNOTATION_SIDECAR_STATUS]) {
     return { status: 'unchanged', pod, reason: `already injected (${ANNOTATION_SIDECAR_STATUS} is set)` };
@@ -255,59 +254,17 @@ export function injectPod(pod: V1Pod, opts: InjectOptions): InjectOutcome {
   problems.push(...res.problems);
   if (problems.length) return invalid(problems);
 
-  const templatePod: TemplatePod = {
-    ...(pod.metadata?.name !== undefined ? { name: pod.metadata.name } : {}),
-    labels: { ...labels },
-    annotations: { ...annotations },
-    appContainers: (pod.spec?.containers ?? [])
-      .filter((c) => c.name !== CONTAINER_ISTIO_PROXY)
-      .map((c) => ({ name: c.name, ...(c.ports ? { ports: c.ports } : {}) })),
-  };
-  const ctx: TemplateContext = {
-    pod: templatePod,
-    namespace: opts.namespace ?? pod.metadata?.namespace ?? 'default',
-    workloadName: opts.workloadName ?? workloadNameOf(pod),
-    config,
-    proxyResources: res.resources,
-  };
-
-  const fragments: PodFragment[] = sel.templates.map((name) => {
-    const custom = config.templates[name];
-    if (custom) return custom;
-    const render = BUILTIN_TEMPLATE_RENDERERS[name];
-    return render ? render(ctx) : {};
-  });
-
+  const fragments = renderFragments(pod, opts, sel.templates, res.resources);
   let out = jsonClone(pod) as Record<string, unknown>;
   for (const f of fragments) out = strategicMerge(out, f) as Record<string, unknown>;
 
-  // The user's own containers with a template container's name override the
-  // template's fields (upstream reapplyOverwrittenContainers); `image: auto`
-  // means "keep the injector's image".
   const added = {
     containers: unique(fragments.flatMap((f) => names(f.spec?.['containers']))),
     initContainers: unique(fragments.flatMap((f) => names(f.spec?.['initContainers']))),
   };
   const spec = out['spec'] as Record<string, unknown>;
-  for (const list of ['containers', 'initContainers'] as const) {
-    const original = (pod.spec?.[list] ?? []);
-    const current = (spec[list] ?? []) as Array<Record<string, unknown>>;
-    for (const name of added[list]) {
-      const mine = original.find((c) => c.name === name);
-      const at = current.findIndex((c) => c['name'] === name);
-      if (!mine || at < 0) continue;
-      const override: Record<string, unknown> = { ...jsonClone(mine) };
-      if (override['image'] === 'auto' || override['image'] === '') delete override['image'];
-      current[at] = strategicMerge(current[at], override) as Record<string, unknown>;
-    }
-  }
-
-  const containers = (spec['containers'] ?? []) as Array<Record<string, unknown>>;
-  if (config.proxy.holdApplicationUntilProxyStarts && sel.templates.includes('sidecar')) {
-    // Containers start in order: the proxy first, so the app never runs without it.
-    const at = containers.findIndex((c) => c['name'] === CONTAINER_ISTIO_PROXY);
-    if (at > 0) containers.unshift(...containers.splice(at, 1));
-  }
+  reapplyOverwrittenContainers(pod, spec, added);
+  if (config.proxy.holdApplicationUntilProxyStarts && sel.templates.includes('sidecar')) proxyFirst(spec);
   for (const list of ['containers', 'initContainers'] as const) {
     for (const c of (spec[list] ?? []) as Array<Record<string, unknown>>) {
       if (added[list].includes(String(c['name']))) defaultRequestsAndCheck(c, `container ${String(c['name'])}`, problems);
@@ -329,6 +286,59 @@ export function injectPod(pod: V1Pod, opts: InjectOptions): InjectOutcome {
     [ANNOTATION_SIDECAR_STATUS]: JSON.stringify(status),
   };
   return { status: 'injected', pod: out, templates: sel.templates, warnings: res.warnings };
+}
+
+/** The selected templates rendered for `pod`, in order: custom templates as given, built-ins rendered. */
+function renderFragments(pod: V1Pod, opts: InjectOptions, templates: string[], proxyResources: TemplateContext['proxyResources']): PodFragment[] {
+  const config = opts.config;
+  const templatePod: TemplatePod = {
+    ...(pod.metadata?.name !== undefined ? { name: pod.metadata.name } : {}),
+    labels: { ...(pod.metadata?.labels ?? {}) },
+    annotations: { ...(pod.metadata?.annotations ?? {}) },
+    appContainers: (pod.spec?.containers ?? [])
+      .filter((c) => c.name !== CONTAINER_ISTIO_PROXY)
+      .map((c) => ({ name: c.name, ...(c.ports ? { ports: c.ports } : {}) })),
+  };
+  const ctx: TemplateContext = {
+    pod: templatePod,
+    namespace: opts.namespace ?? pod.metadata?.namespace ?? 'default',
+    workloadName: opts.workloadName ?? workloadNameOf(pod),
+    config,
+    proxyResources,
+  };
+  return templates.map((name) => {
+    const custom = config.templates[name];
+    if (custom) return custom;
+    const render = BUILTIN_TEMPLATE_RENDERERS[name];
+    return render ? render(ctx) : {};
+  });
+}
+
+/**
+ * The user's own containers with a template container's name override the
+ * template's fields (upstream reapplyOverwrittenContainers); `image: auto`
+ * means "keep the injector's image". Changes `spec` (the merged copy).
+ */
+function reapplyOverwrittenContainers(pod: V1Pod, spec: Record<string, unknown>, added: Record<'containers' | 'initContainers', string[]>): void {
+  for (const list of ['containers', 'initContainers'] as const) {
+    const original = (pod.spec?.[list] ?? []);
+    const current = (spec[list] ?? []) as Array<Record<string, unknown>>;
+    for (const name of added[list]) {
+      const mine = original.find((c) => c.name === name);
+      const at = current.findIndex((c) => c['name'] === name);
+      if (!mine || at < 0) continue;
+      const override: Record<string, unknown> = { ...jsonClone(mine) };
+      if (override['image'] === 'auto' || override['image'] === '') delete override['image'];
+      current[at] = strategicMerge(current[at], override) as Record<string, unknown>;
+    }
+  }
+}
+
+/** holdApplicationUntilProxyStarts: containers start in order, so the proxy goes first and the app never runs without it. */
+function proxyFirst(spec: Record<string, unknown>): void {
+  const containers = (spec['containers'] ?? []) as Array<Record<string, unknown>>;
+  const at = containers.findIndex((c) => c['name'] === CONTAINER_ISTIO_PROXY);
+  if (at > 0) containers.unshift(...containers.splice(at, 1));
 }
 
 function invalid(problems: InjectionProblem[]): InjectOutcome {

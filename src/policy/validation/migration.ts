@@ -123,26 +123,7 @@ function validateLabelSelector(sel: unknown, path: string, errors: FieldError[])
     return;
   }
   unknownFields(sel, SELECTOR_FIELDS, path, errors);
-  const labels = sel['matchLabels'];
-  if (labels !== undefined) {
-    const field = `${path}.matchLabels`;
-    if (!isObject(labels)) {
-      errors.push({ field, message: 'matchLabels must be a map of label keys to values, e.g. {team: payments}' });
-    } else {
-      const entries = Object.entries(labels);
-      if (entries.length > MAX_SELECTOR_MATCH_LABELS) {
-        errors.push({ field, message: `matchLabels has ${entries.length} labels; use at most ${MAX_SELECTOR_MATCH_LABELS}` });
-      }
-      for (const [k, v] of entries) {
-        if (!isLabelKey(k)) errors.push({ field, message: `label key ${quote(k)} in matchLabels is not valid: ${LABEL_KEY_RULE}` });
-        if (typeof v !== 'string') {
-          errors.push({ field: `${field}.${k}`, message: `label value ${quote(v)} must be a string: quote it, e.g. "${String(v)}"` });
-        } else if (!isLabelValue(v)) {
-          errors.push({ field: `${field}.${k}`, message: `label value ${quote(v)} is not valid: ${LABEL_VALUE_RULE}` });
-        }
-      }
-    }
-  }
+  if (sel['matchLabels'] !== undefined) validateMatchLabels(sel['matchLabels'], `${path}.matchLabels`, errors);
   const exprs = sel['matchExpressions'];
   if (exprs === undefined) return;
   if (!Array.isArray(exprs)) {
@@ -152,50 +133,71 @@ function validateLabelSelector(sel: unknown, path: string, errors: FieldError[])
   if (exprs.length > MAX_SELECTOR_EXPRESSIONS) {
     errors.push({ field: `${path}.matchExpressions`, message: `matchExpressions has ${exprs.length} entries; use at most ${MAX_SELECTOR_EXPRESSIONS}` });
   }
-  exprs.forEach((e: unknown, i) => {
-    const field = `${path}.matchExpressions[${i}]`;
-    if (!isObject(e)) {
-      errors.push({ field, message: 'each matchExpressions entry must be an object {key, operator, values}' });
-      return;
+  exprs.forEach((e: unknown, i) => validateExpression(e, `${path}.matchExpressions[${i}]`, errors));
+}
+
+function validateMatchLabels(labels: unknown, field: string, errors: FieldError[]): void {
+  if (!isObject(labels)) {
+    errors.push({ field, message: 'matchLabels must be a map of label keys to values, e.g. {team: payments}' });
+    return;
+  }
+  const entries = Object.entries(labels);
+  if (entries.length > MAX_SELECTOR_MATCH_LABELS) {
+    errors.push({ field, message: `matchLabels has ${entries.length} labels; use at most ${MAX_SELECTOR_MATCH_LABELS}` });
+  }
+  for (const [k, v] of entries) {
+    if (!isLabelKey(k)) errors.push({ field, message: `label key ${quote(k)} in matchLabels is not valid: ${LABEL_KEY_RULE}` });
+    if (typeof v !== 'string') {
+      errors.push({ field: `${field}.${k}`, message: `label value ${quote(v)} must be a string: quote it, e.g. "${String(v)}"` });
+    } else if (!isLabelValue(v)) {
+      errors.push({ field: `${field}.${k}`, message: `label value ${quote(v)} is not valid: ${LABEL_VALUE_RULE}` });
     }
-    unknownFields(e, EXPRESSION_FIELDS, field, errors);
-    const key = e['key'];
-    if (typeof key !== 'string' || key === '') {
-      errors.push({ field: `${field}.key`, message: 'key is required: the label key to test, e.g. team' });
-    } else if (!isLabelKey(key)) {
-      errors.push({ field: `${field}.key`, message: `label key ${quote(key)} is not valid: ${LABEL_KEY_RULE}` });
-    }
-    const op = e['operator'];
-    const values = e['values'];
-    if (!SELECTOR_OPERATORS.includes(op as string)) {
-      errors.push({ field: `${field}.operator`, message: `operator ${quote(op)} is not valid: use In, NotIn, Exists or DoesNotExist (case matters)` });
-    }
-    if (values !== undefined && !Array.isArray(values)) {
-      errors.push({ field: `${field}.values`, message: 'values must be a list of label values, e.g. [payments]' });
-      return;
-    }
-    const list = (values ?? []) as unknown[];
-    const label = typeof key === 'string' ? key : '';
-    if ((op === 'In' || op === 'NotIn') && list.length === 0) {
-      errors.push({
-        field: `${field}.values`,
-        message: `matchExpressions on key ${quote(label)}: operator ${op} needs a non-empty values list (the label values to compare with)`,
-      });
-    }
-    if ((op === 'Exists' || op === 'DoesNotExist') && list.length > 0) {
-      errors.push({
-        field: `${field}.values`,
-        message: `matchExpressions on key ${quote(label)}: operator ${op} takes no values: remove values (it only tests whether the label is present)`,
-      });
-    }
-    if (list.length > MAX_SELECTOR_VALUES) {
-      errors.push({ field: `${field}.values`, message: `values has ${list.length} entries; use at most ${MAX_SELECTOR_VALUES}` });
-    }
-    list.forEach((v, j) => {
-      if (typeof v !== 'string' || !isLabelValue(v)) {
-        errors.push({ field: `${field}.values[${j}]`, message: `label value ${quote(v)} is not valid: ${LABEL_VALUE_RULE}` });
-      }
+  }
+}
+
+/** One matchExpressions entry at `field`: key, operator, and values as the operator needs them. */
+function validateExpression(e: unknown, field: string, errors: FieldError[]): void {
+  if (!isObject(e)) {
+    errors.push({ field, message: 'each matchExpressions entry must be an object {key, operator, values}' });
+    return;
+  }
+  unknownFields(e, EXPRESSION_FIELDS, field, errors);
+  const key = e['key'];
+  if (typeof key !== 'string' || key === '') {
+    errors.push({ field: `${field}.key`, message: 'key is required: the label key to test, e.g. team' });
+  } else if (!isLabelKey(key)) {
+    errors.push({ field: `${field}.key`, message: `label key ${quote(key)} is not valid: ${LABEL_KEY_RULE}` });
+  }
+  const op = e['operator'];
+  const values = e['values'];
+  if (!SELECTOR_OPERATORS.includes(op as string)) {
+    errors.push({ field: `${field}.operator`, message: `operator ${quote(op)} is not valid: use In, NotIn, Exists or DoesNotExist (case matters)` });
+  }
+  if (values !== undefined && !Array.isArray(values)) {
+    errors.push({ field: `${field}.values`, message: 'values must be a list of label values, e.g. [payments]' });
+    return;
+  }
+  const list = (values ?? []) as unknown[];
+  const label = typeof key === 'string' ? key : '';
+  if ((op === 'In' || op === 'NotIn') && list.length === 0) {
+    errors.push({
+      field: `${field}.values`,
+      message: `matchExpressions on key ${quote(label)}: operator ${op} needs a non-empty values list (the label values to compare with)`,
     });
+  }
+  if ((op === 'Exists' || op === 'DoesNotExist') && list.length > 0) {
+    errors.push({
+      field: `${field}.values`,
+      message: `matchExpressions on key ${quote(label)}: operator ${op} takes no values: remove values (it only tests whether the label is present)`,
+    });
+  }
+  if (list.length > MAX_SELECTOR_VALUES) {
+    errors.push({ field: `${field}.values`, message: `values has ${list.length} entries; use at most ${MAX_SELECTOR_VALUES}` });
+  }
+  list.forEach((v, j) => {
+    if (typeof v !== 'string' || !isLabelValue(v)) {
+      errors.push({ field: `${field}.values[${j}]`, message: `label value ${quote(v)} is not valid: ${LABEL_VALUE_RULE}` });
+    }
   });
 }
 
