@@ -20,6 +20,8 @@ export interface RunResult {
   proxied?: boolean;
   /** NODE_OPTIONS the operator ran with (experiments: V8 heap limits, CPU profiles). */
   operatorNodeOptions?: string;
+  /** Node flags the operator ran with instead of the Deployment's command's (experiments). */
+  operatorNodeArgs?: string;
   settings?: Record<string, unknown>;
   /** The end state was checked correct, and the run neither timed out nor failed. */
   ok: boolean;

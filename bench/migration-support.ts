@@ -251,7 +251,17 @@ export interface OperatorProcess {
 /** How config/manager/deployment.yaml runs the operator: its script (relative to the repository) and literal env values. */
 export interface ShippedOperator {
   script: string;
+  /** Node's own flags in the container's command, between node and the script (V8 flags Node refuses in NODE_OPTIONS). */
+  nodeArgs: string[];
   env: Record<string, string>;
+}
+
+/** How an experiment runs the operator instead of as shipped. */
+export interface OperatorNodeSettings {
+  /** Replaces the shipped NODE_OPTIONS. */
+  nodeOptions?: string;
+  /** Replaces the shipped node flags of the command. */
+  nodeArgs?: string[];
 }
 
 /** Reads the operator container of config/manager/deployment.yaml: the bench runs the operator as it ships. */
@@ -261,14 +271,17 @@ export function shippedOperator(): ShippedOperator {
     const d = doc.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: { name: string; command?: string[]; env?: { name: string; value?: string }[] }[] } } } } | null;
     if (d?.kind !== 'Deployment') continue;
     const c = d.spec?.template?.spec?.containers?.find((x) => x.name === 'operator');
-    const script = c?.command?.find((a) => /\.(m?js)$/.test(a));
+    const command = c?.command ?? [];
+    const at = command.findIndex((a) => /\.(m?js)$/.test(a));
+    const script = command[at];
     if (!script) throw new Error('config/manager/deployment.yaml: the operator container has no node script in its command');
+    const nodeArgs = command.slice(1, at);
     const env: Record<string, string> = {};
     for (const e of c?.env ?? []) if (e.value !== undefined) env[e.name] = e.value;
     // dist/... is the build this bench belongs to (this file is dist/bench/migration-support.js).
     // The image's path (/app/meshrev.mjs) is this build's bundle, dist/meshrev.mjs, when it is not there.
     const path = isAbsolute(script) ? (existsSync(script) ? script : fileURLToPath(new URL(`../${basename(script)}`, import.meta.url))) : script.startsWith('dist/') ? fileURLToPath(new URL(`../${script.slice('dist/'.length)}`, import.meta.url)) : join(repoRoot(), script);
-    return { script: path, env };
+    return { script: path, nodeArgs, env };
   }
   throw new Error('config/manager/deployment.yaml has no Deployment');
 }
@@ -276,13 +289,14 @@ export function shippedOperator(): ShippedOperator {
 /**
  * Starts `meshrev operator` as config/manager/deployment.yaml runs it (script, NODE_OPTIONS, allocator
  * settings), and resolves once its probes answer and /readyz passes (caches synced).
- * `nodeOptions` replaces the shipped NODE_OPTIONS (experiments).
+ * `node` replaces the shipped NODE_OPTIONS or node flags (experiments).
  */
-export async function startOperatorProcess(kubeconfig: string, logFile: string, extraArgs: string[] = [], nodeOptions?: string): Promise<OperatorProcess> {
+export async function startOperatorProcess(kubeconfig: string, logFile: string, extraArgs: string[] = [], node: OperatorNodeSettings = {}): Promise<OperatorProcess> {
   const shipped = shippedOperator();
-  const child = spawn(process.execPath, [shipped.script, 'operator', '--kubeconfig', kubeconfig, '--health-address', '127.0.0.1:0', ...extraArgs], {
+  const nodeArgs = node.nodeArgs ?? shipped.nodeArgs;
+  const child = spawn(process.execPath, [...nodeArgs, shipped.script, 'operator', '--kubeconfig', kubeconfig, '--health-address', '127.0.0.1:0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...shipped.env, LOG_LEVEL: process.env.MESHREV_BENCH_LOG_LEVEL ?? 'info', ...(nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {}) },
+    env: { ...process.env, ...shipped.env, LOG_LEVEL: process.env.MESHREV_BENCH_LOG_LEVEL ?? 'info', ...(node.nodeOptions !== undefined ? { NODE_OPTIONS: node.nodeOptions } : {}) },
   });
   const log = createWriteStream(logFile);
   child.stdout?.pipe(log);

@@ -63,6 +63,7 @@ import {
   sleep,
   startCountingProxy,
   startOperatorProcess,
+  type OperatorNodeSettings,
   stats,
   summarizeRequests,
   type CountingProxy,
@@ -125,6 +126,8 @@ interface Options {
   proxy: boolean;
   /** NODE_OPTIONS for the operator under test only (e.g. "--cpu-prof --cpu-prof-dir=DIR", "--max-semi-space-size=1"). */
   operatorNodeOptions?: string;
+  /** --operator-node-args: node flags for the operator instead of the Deployment's command's. */
+  operatorNodeArgs?: string[];
   /** Pod lifecycles to run, in order (default: instant only). */
   profiles: Profile[];
 }
@@ -602,8 +605,8 @@ interface MeshrevRun {
   rssSamples: number[];
 }
 
-async function runMeshrev(env: Env, tracker: Tracker, deadline: number, migration: Record<string, unknown>, before: () => Promise<void>, proxy: CountingProxy | undefined, nodeOptions?: string): Promise<MeshrevRun> {
-  const op = await startOperatorProcess(proxy?.kubeconfig ?? env.cluster.kubeconfig, join(env.dir, 'operator.log'), [], nodeOptions);
+async function runMeshrev(env: Env, tracker: Tracker, deadline: number, migration: Record<string, unknown>, before: () => Promise<void>, proxy: CountingProxy | undefined, node: OperatorNodeSettings = {}): Promise<MeshrevRun> {
+  const op = await startOperatorProcess(proxy?.kubeconfig ?? env.cluster.kubeconfig, join(env.dir, 'operator.log'), [], node);
   activeOperators.add(op);
   await waitOperatorIdle(op);
   const opBefore = await op.metrics();
@@ -915,14 +918,17 @@ async function timeWay(
   }
   const proxy = opts.proxy ? await startCountingProxy(env.cluster.kc, env.dir) : undefined;
   if (proxy) activeProxies.add(proxy);
-  const opRun = await runMeshrev(env, tracker, deadline, migration, snapshot, proxy, opts.operatorNodeOptions);
+  const opRun = await runMeshrev(env, tracker, deadline, migration, snapshot, proxy, {
+    ...(opts.operatorNodeOptions !== undefined ? { nodeOptions: opts.operatorNodeOptions } : {}),
+    ...(opts.operatorNodeArgs !== undefined ? { nodeArgs: opts.operatorNodeArgs } : {}),
+  });
   return { outcome: opRun.outcome, opRun };
 }
 
 async function runOne(size: number, way: WayName, opts: Options, cert: ReturnType<typeof makeServingCert>, profile: Profile): Promise<RunResult> {
   const env = await prepare(size, way, opts, cert, profile);
   const tracker = new Tracker(env, opts.replicas);
-  const result: RunResult = { size, way, workloads: opts.workloads, replicas: opts.replicas, minReadySeconds: opts.minReadySeconds, ...(profile.podStartup ? { podStartup: profile.podStartup } : {}), ...(profile.podTerminating ? { podTerminating: profile.podTerminating } : {}), ...(opts.proxy ? { proxied: true } : {}), ...(opts.operatorNodeOptions ? { operatorNodeOptions: opts.operatorNodeOptions } : {}), ok: false, timedOut: false, wallSeconds: NaN, namespacesDone: 0 };
+  const result: RunResult = { size, way, workloads: opts.workloads, replicas: opts.replicas, minReadySeconds: opts.minReadySeconds, ...(profile.podStartup ? { podStartup: profile.podStartup } : {}), ...(profile.podTerminating ? { podTerminating: profile.podTerminating } : {}), ...(opts.proxy ? { proxied: true } : {}), ...(opts.operatorNodeOptions ? { operatorNodeOptions: opts.operatorNodeOptions } : {}), ...(opts.operatorNodeArgs ? { operatorNodeArgs: opts.operatorNodeArgs.join(' ') } : {}), ok: false, timedOut: false, wallSeconds: NaN, namespacesDone: 0 };
   let opRun: MeshrevRun | undefined;
   try {
     await tracker.start();
@@ -1106,6 +1112,8 @@ const USAGE = `usage: npm run bench -- migration [options]
   --pod-terminating D[±J]      realistic: a deleted pod stays Terminating D ± J (default 2s±1s)
   --proxy                      route the operator through a counting proxy
   --operator-node-options S    NODE_OPTIONS for the operator instead of the Deployment's
+  --operator-node-args S       node flags for the operator instead of those in the Deployment's command
+                               (space-separated; V8 flags Node refuses in NODE_OPTIONS, e.g. --optimize-for-size)
   --out DIR                    where the JSON and migration-latest.md go (default bench/results)
   --merge FILE                 add this run's results to an earlier result file
   --keep                       leave the clusters running afterwards`;
@@ -1128,6 +1136,7 @@ function parseOptions(args: string[]): Options {
       'min-ready-seconds': { type: 'string', default: '0' },
       proxy: { type: 'boolean', default: false },
       'operator-node-options': { type: 'string' },
+      'operator-node-args': { type: 'string' },
       profile: { type: 'string' },
       'pod-startup': { type: 'string' },
       'pod-terminating': { type: 'string' },
@@ -1171,6 +1180,7 @@ function parseOptions(args: string[]): Options {
   }
   if (delaysGiven && !names.includes('realistic')) throw new Error('--pod-startup / --pod-terminating apply to the realistic profile: add --profile realistic');
   if (values['operator-node-options']) opts.operatorNodeOptions = values['operator-node-options'];
+  if (values['operator-node-args'] !== undefined) opts.operatorNodeArgs = values['operator-node-args'].split(/\s+/).filter(Boolean);
   if (!Number.isInteger(opts.minReadySeconds) || opts.minReadySeconds < 0) throw new Error('--min-ready-seconds must be a whole number ≥ 0');
   if (values.merge) opts.merge = values.merge;
   if (opts.sizes.some((n) => n > 99_999)) throw new Error('--sizes: at most 99999 namespaces');
