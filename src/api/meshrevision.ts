@@ -144,9 +144,21 @@ export interface Condition {
   message: string;
 }
 
+/**
+ * At most this many namespaces are named in status.inUse.namespaces (the first, sorted);
+ * namespaceCount counts them all. A revision every namespace of a 10,000-namespace cluster
+ * used would otherwise carry them all in its status (about 300 KiB with its managedFields
+ * for short names, over 1 MiB for 63-character ones) and approach etcd's object limit.
+ */
+export const MAX_IN_USE_LISTED = 100;
+
 export interface InUseStatus {
-  /** Namespaces whose labels select this revision or one of its tags, or that run pods it injected (sorted). */
+  /**
+   * Namespaces whose labels select this revision or one of its tags, or that run pods it
+   * injected: the first MAX_IN_USE_LISTED, sorted (namespaceCount counts all of them).
+   */
   namespaces?: string[];
+  /** How many namespaces use this revision (all of them, listed or not). */
   namespaceCount?: number;
   /** Running pods whose `istio.io/rev` annotation names this revision. */
   podCount?: number;

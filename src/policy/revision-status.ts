@@ -30,6 +30,7 @@ import {
   REASON_INVALID_SPEC,
   REASON_WEBHOOK_CONFIGURED,
   inUseSummary,
+  MAX_IN_USE_LISTED,
   type LastFailure,
   type MeshRevision,
   type MeshRevisionStatus,
@@ -318,7 +319,7 @@ export function computeRevisionStatus(o: RevisionObservation): MeshRevisionStatu
     defaultRevision: d?.servesRevision === true && d.holdsDefault,
     activeTags: d?.servesRevision ? [...d.tags].sort() : [],
     inUse: {
-      namespaces: o.inUse.namespaces,
+      namespaces: o.inUse.namespaces.slice(0, MAX_IN_USE_LISTED),
       namespaceCount: o.inUse.namespaces.length,
       podCount: o.inUse.podCount,
       summary: inUseSummary(o.inUse.namespaces.length, o.inUse.podCount),

@@ -10,6 +10,7 @@ import {
   DEFAULT_TIMEOUT_SECONDS,
   GROUP,
   KIND,
+  MAX_IN_USE_LISTED,
   MAX_TAGS,
   MAX_TIMEOUT_SECONDS,
   MIN_TIMEOUT_SECONDS,
@@ -501,6 +502,9 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
     for (const p of ['phase', 'webhookConfiguration', 'defaultRevision', 'activeTags', 'inUse.namespaces', 'inUse.namespaceCount', 'inUse.podCount', 'inUse.summary', 'lastFailure.reason', 'lastFailure.message', 'lastFailure.time']) {
       expect(() => at(`status.${p}`), p).to.not.throw();
     }
+    // Bounded: the first MAX_IN_USE_LISTED namespaces (namespaceCount counts all), so a revision
+    // that every namespace of a large cluster uses does not grow towards etcd's object limit.
+    expect(at('status.inUse.namespaces').maxItems).to.equal(MAX_IN_USE_LISTED);
   });
 
   it('declares nothing under metadata, which the API server forbids', () => {

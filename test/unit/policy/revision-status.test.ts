@@ -3,7 +3,7 @@
 // clock, plain objects, no cluster.
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { expect } from 'chai';
-import type { Condition, MeshRevision, MeshRevisionStatus } from '../../../src/api/meshrevision.js';
+import { MAX_IN_USE_LISTED, type Condition, type MeshRevision, type MeshRevisionStatus } from '../../../src/api/meshrevision.js';
 import type { MigrationPhase, MigrationStatus } from '../../../src/api/migration.js';
 import { statusChanged } from '../../../src/policy/conditions.js';
 import { computeInUse, computeRevisionStatus, describeInUse, type InUse, type RevisionObservation } from '../../../src/policy/revision-status.js';
@@ -461,6 +461,16 @@ describe('revision status', () => {
         activeTags: ['prod', 'stable'],
         inUse: { namespaces: ['cart', 'shop'], namespaceCount: 2, podCount: 4, summary: '2 ns, 4 pods' },
       });
+    });
+
+    it('names at most MAX_IN_USE_LISTED namespaces in use and counts them all (10,000 namespaces on the revision)', () => {
+      const names = Array.from({ length: 10_000 }, (_, i) => `team-${String(i).padStart(5, '0')}-${'x'.repeat(52)}`);
+      const big: InUse = { namespaces: names, why: new Map(names.map((n) => [n, ['labelled istio-injection=enabled']])), podCount: 60_000 };
+      const s = computeRevisionStatus(obs({ decision: decision({ holdsDefault: true }), inUse: big }));
+      expect(s.inUse?.namespaces).to.deep.equal(names.slice(0, MAX_IN_USE_LISTED));
+      expect(s.inUse).to.deep.include({ namespaceCount: 10_000, podCount: 60_000, summary: '10000 ns, 60000 pods' });
+      // The whole status, with 63-character names: 10,000 of them listed would be over 640 KB.
+      expect(JSON.stringify(s).length).to.be.below(16 * 1024);
     });
 
     it('reports no default and no tags when it does not serve its revision', () => {
