@@ -266,7 +266,11 @@ status:
     });
     env.deployments = work.map((w) => `${w.ns}/${w.name}`);
     let shown = -1;
-    await until(`${work.length} Deployments rolled out`, 1_800_000, async () => {
+    // At thousands of pods the control plane of this machine creates a few pods a second:
+    // the budget grows with the pods, and the poll (a LIST of everything) slows down with them.
+    const setupBudget = Math.max(1_800_000, pods * 500);
+    const poll = Math.max(3000, pods);
+    await until(`${work.length} Deployments rolled out`, setupBudget, async () => {
       const ds = await listAll((c) => env.apps.listDeploymentForAllNamespaces({ labelSelector: BENCH_LABEL, limit: 2000, _continue: c }));
       const done = ds.filter((d) => deploymentComplete(d, opts.replicas)).length;
       if (done !== shown && (done === work.length || Math.floor(done / Math.max(1, work.length / 10)) !== Math.floor(shown / Math.max(1, work.length / 10)))) {
@@ -274,11 +278,11 @@ status:
         shown = done;
       }
       return done === work.length;
-    }, 3000);
+    }, poll);
     await until(`${pods} pods Ready on ${OLD}`, 600_000, async () => {
       const ps = await listAll((c) => env.core.listPodForAllNamespaces({ labelSelector: BENCH_LABEL, limit: 2000, _continue: c }));
       return ps.length === pods && ps.every((p) => !p.metadata?.deletionTimestamp && isReady(p) && p.metadata?.annotations?.[ANNOTATION_ISTIO_REV] === OLD);
-    }, 3000);
+    }, poll);
   }
   say(`setup N=${size} ${way}: ${size} namespaces, ${env.deployments.length} Deployments, ${pods} pods Ready on ${OLD} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   return env;
@@ -334,6 +338,8 @@ class Tracker {
   private listedMoving = new Set<string>();
   /** status.migration.counts.migrated as last seen. */
   migratedCount = 0;
+  /** Largest serialised size of the migrating MeshRevision seen (etcd refuses objects over 1.5 MiB). */
+  maxObjectBytes = 0;
   succeededAt: number | undefined;
   failed: string | undefined;
   phase = '';
@@ -380,6 +386,7 @@ class Tracker {
     mrev.onChange((o) => {
       const m = o as unknown as MeshRevision;
       if (m.metadata.name !== NEW) return;
+      this.maxObjectBytes = Math.max(this.maxObjectBytes, Buffer.byteLength(JSON.stringify(o)));
       const mig = m.status?.migration;
       if (!mig || mig.generation !== m.metadata.generation || !m.spec.migration) return;
       this.phase = mig.phase ?? '';
@@ -957,9 +964,11 @@ async function runOne(size: number, way: WayName, opts: Options, cert: ReturnTyp
     result.timedOut = outcome.timedOut;
     result.minReadySeconds = opts.minReadySeconds;
     result.namespacesDone = outcome.namespacesDone;
+    if (tracker.maxObjectBytes > 0) result.maxMeshRevisionBytes = tracker.maxObjectBytes;
     if (outcome.error) result.error = outcome.error;
     if (outcome.settings) result.settings = outcome.settings;
     result.secondsPerNamespace = outcome.namespacesDone > 0 ? outcome.seconds / outcome.namespacesDone : NaN;
+    if (tracker.maxObjectBytes > 0) say(`run N=${size} ${way}: largest MeshRevision ${NEW} seen: ${(tracker.maxObjectBytes / 1024).toFixed(1)} KiB`);
     say(`run N=${size} ${way}: ${outcome.timedOut ? 'TIMED OUT after' : outcome.error ? 'FAILED after' : 'done in'} ${outcome.seconds.toFixed(1)} s (${outcome.namespacesDone}/${size} namespaces)`);
 
     const check = await verify(env, opts);
