@@ -31,8 +31,8 @@ export interface RunResult {
   /** From the first write to the way's own "done" (manual: last rollout status; blast: last rollout; meshrev: phase Succeeded). */
   wallSeconds: number;
   namespacesDone: number;
-  /** Largest serialised size (JSON bytes) of the migrating MeshRevision the bench saw during the run. */
-  maxMeshRevisionBytes?: number;
+  /** Largest serialised size (JSON bytes, managedFields included) of each MeshRevision the bench saw during the run. */
+  maxMeshRevisionBytes?: Record<string, number>;
   secondsPerNamespace?: number;
   settleSecondsAfterDone?: number;
   writes?: {

@@ -338,8 +338,8 @@ class Tracker {
   private listedMoving = new Set<string>();
   /** status.migration.counts.migrated as last seen. */
   migratedCount = 0;
-  /** Largest serialised size of the migrating MeshRevision seen (etcd refuses objects over 1.5 MiB). */
-  maxObjectBytes = 0;
+  /** Largest serialised size (JSON, managedFields included) of each MeshRevision seen (etcd refuses objects over 1.5 MiB). */
+  readonly maxObjectBytes = new Map<string, number>();
   succeededAt: number | undefined;
   failed: string | undefined;
   phase = '';
@@ -385,8 +385,9 @@ class Tracker {
     const mrev = new Informer<k8s.KubernetesObject>({ kc, resource: mrevRes, list: this.counted(mrevRes) });
     mrev.onChange((o) => {
       const m = o as unknown as MeshRevision;
-      if (m.metadata.name !== NEW) return;
-      this.maxObjectBytes = Math.max(this.maxObjectBytes, Buffer.byteLength(JSON.stringify(o)));
+      const name = m.metadata.name ?? '';
+      this.maxObjectBytes.set(name, Math.max(this.maxObjectBytes.get(name) ?? 0, Buffer.byteLength(JSON.stringify(o))));
+      if (name !== NEW) return;
       const mig = m.status?.migration;
       if (!mig || mig.generation !== m.metadata.generation || !m.spec.migration) return;
       this.phase = mig.phase ?? '';
@@ -964,11 +965,11 @@ async function runOne(size: number, way: WayName, opts: Options, cert: ReturnTyp
     result.timedOut = outcome.timedOut;
     result.minReadySeconds = opts.minReadySeconds;
     result.namespacesDone = outcome.namespacesDone;
-    if (tracker.maxObjectBytes > 0) result.maxMeshRevisionBytes = tracker.maxObjectBytes;
+    if (tracker.maxObjectBytes.size > 0) result.maxMeshRevisionBytes = Object.fromEntries(tracker.maxObjectBytes);
     if (outcome.error) result.error = outcome.error;
     if (outcome.settings) result.settings = outcome.settings;
     result.secondsPerNamespace = outcome.namespacesDone > 0 ? outcome.seconds / outcome.namespacesDone : NaN;
-    if (tracker.maxObjectBytes > 0) say(`run N=${size} ${way}: largest MeshRevision ${NEW} seen: ${(tracker.maxObjectBytes / 1024).toFixed(1)} KiB`);
+    if (tracker.maxObjectBytes.size > 0) say(`run N=${size} ${way}: largest MeshRevision objects seen: ${[...tracker.maxObjectBytes].map(([n, b]) => `${n} ${(b / 1024).toFixed(1)} KiB`).join(', ')}`);
     say(`run N=${size} ${way}: ${outcome.timedOut ? 'TIMED OUT after' : outcome.error ? 'FAILED after' : 'done in'} ${outcome.seconds.toFixed(1)} s (${outcome.namespacesDone}/${size} namespaces)`);
 
     const check = await verify(env, opts);
