@@ -261,11 +261,24 @@ export interface CheckState {
   lastMessage?: string;
 }
 
+/**
+ * At most this many check states are listed in status.healthChecks.checks. A check that uses
+ * `{{namespace}}` has one state per namespace of the gated step, and a step may hold thousands
+ * of namespaces; listed first are the states that carry what must survive a restart (Failed,
+ * then Failing and Unknown with their failure counts), then Passing, then Pending. The operator
+ * keeps every state in memory; after a restart an unlisted one starts again from Pending and
+ * is measured again at its next interval.
+ */
+export const MAX_LISTED_CHECK_STATES = 100;
+
 /** The analysis of the current step, as the executor keeps it in status. */
 export interface HealthChecksStatus {
   /** The migration step (1-based) these states belong to; a new step starts from Pending. */
   step?: number;
+  /** At most MAX_LISTED_CHECK_STATES, the most telling first (see there), in check and namespace order. */
   checks?: CheckState[];
+  /** How many more check states there are than `checks` lists ("+N more"). */
+  unlistedChecks?: number;
 }
 
 export type GateVerdict = 'pass' | 'fail' | 'wait';

@@ -26,6 +26,7 @@ import {
   DEFAULT_HTTP_METHOD,
   DEFAULT_INTERVAL,
   DEFAULT_NO_DATA,
+  MAX_LISTED_CHECK_STATES,
   QUERY_VARIABLES,
   type CheckInstance,
   type CheckKind,
@@ -356,6 +357,21 @@ export function initialCheckState(c: ResolvedCheck | CheckInstance): CheckState 
 export function syncCheckStates(states: readonly CheckState[] | undefined, instances: readonly CheckInstance[]): CheckState[] {
   const byKey = new Map((states ?? []).map((s) => [stateKey(s), s]));
   return instances.map((i) => byKey.get(i.key) ?? initialCheckState(i));
+}
+
+/** Which states status keeps when it cannot list them all: what a restart must not lose first. */
+const LISTING_ORDER: readonly CheckPhase[] = [CHECK_FAILED, CHECK_FAILING, CHECK_UNKNOWN, CHECK_PASSING, CHECK_PENDING];
+
+/**
+ * The states status lists (at most `max`, see MAX_LISTED_CHECK_STATES) and how many it leaves
+ * out. Step-wide checks before per-namespace ones, then Failed, Failing, Unknown, Passing,
+ * Pending; the listed states keep their order in `states`.
+ */
+export function listedCheckStates(states: readonly CheckState[], max = MAX_LISTED_CHECK_STATES): { checks: CheckState[]; unlisted: number } {
+  if (states.length <= max) return { checks: [...states], unlisted: 0 };
+  const rank = (s: CheckState) => (s.namespace === undefined ? 0 : 1 + LISTING_ORDER.indexOf(s.phase));
+  const kept = new Set(states.map((s, i) => ({ s, i })).sort((a, b) => rank(a.s) - rank(b.s) || a.i - b.i).slice(0, max).map((x) => x.i));
+  return { checks: states.filter((_, i) => kept.has(i)), unlisted: states.length - max };
 }
 
 function withPrefix(check: ResolvedCheck, namespace: string | undefined, message: string): string {

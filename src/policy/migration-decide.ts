@@ -16,7 +16,7 @@
 // given ADMISSION_PROBE_DEADLINE_MS from when this process first saw it —
 // a restarted operator looks again before it fails a namespace.
 import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
-import { REASON_HEALTH_CHECK_FAILED, type CheckInstance, type HealthChecksStatus, type Measurement } from '../api/health.js';
+import { REASON_HEALTH_CHECK_FAILED, type CheckInstance, type CheckState, type HealthChecksStatus, type Measurement } from '../api/health.js';
 import type { MeshRevision } from '../api/meshrevision.js';
 import type { Workload } from '../api/workload.js';
 import {
@@ -58,7 +58,7 @@ import {
   type NamespaceOrigin,
   type StepStatus,
 } from '../api/migration.js';
-import { expandChecks, gateVerdict, isDue, nextCheckState, nextDueInMs, planFailureResponse, resolveChecks, syncCheckStates } from './analysis.js';
+import { expandChecks, gateVerdict, isDue, listedCheckStates, nextCheckState, nextDueInMs, planFailureResponse, resolveChecks, syncCheckStates } from './analysis.js';
 import { formatTime } from './conditions.js';
 import {
   classifyNamespaces,
@@ -141,6 +141,12 @@ export interface MigrationObservation {
    * in status stand in for it (see `previousEntry`).
    */
   known?: { generation: number | undefined; entries: ReadonlyMap<string, NamespaceMigrationStatus> };
+  /**
+   * Every check state of the gated step as this process last decided it (MigrationDecision.checks),
+   * for the generation it decided for: status.healthChecks lists at most MAX_LISTED_CHECK_STATES.
+   * Absent after a restart: the listed states stand in, the others start again from Pending.
+   */
+  knownChecks?: { generation: number | undefined; step: number; states: readonly CheckState[] };
 }
 
 // ---------------------------------------------------------------------------
@@ -192,6 +198,8 @@ export interface MigrationDecision {
   memo: Map<string, AdmissionMemo>;
   /** Every namespace of the migration, as decided (status.migration.namespaces lists only some): metrics, `known`, `meshrev plan`. */
   entries: NamespaceMigrationStatus[];
+  /** Every check state of the gated step (status.healthChecks lists only some): `knownChecks`. */
+  checks?: { step: number; states: CheckState[] };
   result: MigrationResult;
 }
 
@@ -299,6 +307,7 @@ function decidePass(obs: MigrationObservation, forcedRollback: string | undefine
       arrivals: arrivals(scene, all),
       memo: new Map([...scene.memo].filter(([ns]) => scene.outcomes.has(ns))),
       entries: all,
+      ...(checks.states ? { checks: checks.states } : {}),
       result: { ...(checks.status ? { healthChecks: checks.status } : {}), ...result },
     },
   };
@@ -660,7 +669,10 @@ function builtInGate(scene: Scene): { reason: string; rollbackAll: boolean } | u
 }
 
 interface ChecksOutcome {
+  /** What status.healthChecks says (bounded). */
   status?: HealthChecksStatus;
+  /** Every state of the gated step. */
+  states?: { step: number; states: CheckState[] };
   /** Why the next step waits for the checks. */
   hold?: string;
   requeueAfterMs?: number;
@@ -685,22 +697,23 @@ function checksGate(scene: Scene, steps: readonly StepStatus[], gateReason: stri
     return {};
   }
   const instances = expandChecks(checks, { revision: scene.target, namespaces: [...gated.namespaces].sort() });
-  const prevChecks = obs.mrev.status?.healthChecks;
   // syncCheckStates returns one state per instance, in the instances' order.
-  const states = syncCheckStates(scene.sameGeneration && prevChecks?.step === gatedStep ? prevChecks.checks : undefined, instances);
+  const states = syncCheckStates(previousCheckStates(scene, gatedStep), instances);
   instances.forEach((inst, idx) => {
     if (!isDue(states[idx], inst, obs.now)) return;
     const m = obs.measurements.get(inst.key);
     if (m === undefined) scene.needs.checks.push(inst);
     else states[idx] = nextCheckState(states[idx], m, obs.now, inst);
   });
-  const status: HealthChecksStatus = { step: gatedStep, checks: states };
+  const listed = listedCheckStates(states);
+  const status: HealthChecksStatus = { step: gatedStep, checks: listed.checks, ...(listed.unlisted > 0 ? { unlistedChecks: listed.unlisted } : {}) };
+  const kept = { status, states: { step: gatedStep, states } };
   const result = gateVerdict(states, instances);
   if (result.verdict === 'wait') {
     const dueIn = nextDueInMs(states, instances, obs.now);
-    return { status, hold: result.message, ...(dueIn !== undefined ? { requeueAfterMs: Math.max(250, dueIn) } : {}) };
+    return { ...kept, hold: result.message, ...(dueIn !== undefined ? { requeueAfterMs: Math.max(250, dueIn) } : {}) };
   }
-  if (result.verdict !== 'fail') return { status };
+  if (result.verdict !== 'fail') return kept;
   const response = planFailureResponse(result, scene.policy, {
     stepNamespaces: [...gated.namespaces],
     movedNamespaces: entries(scene).filter((e) => e.state !== NS_ROLLED_BACK).map((e) => e.name),
@@ -708,9 +721,21 @@ function checksGate(scene: Scene, steps: readonly StepStatus[], gateReason: stri
   const reason = `health check failed: ${result.message}`;
   scene.events.push({ type: 'Warning', reason: REASON_HEALTH_CHECK_FAILED, message: `${reason}; onFailure: ${scene.policy}` });
   scene.gateFailures.push({ gate: 'check', action: scene.policy });
-  if (response.action === 'rollback' && response.scope === 'all') return { status, rollbackAll: reason };
+  if (response.action === 'rollback' && response.scope === 'all') return { ...kept, rollbackAll: reason };
   if (response.action === 'rollback') sendBack(scene, new Set(response.namespaces), reason, () => result.message);
-  return { status, failed: reason };
+  return { ...kept, failed: reason };
+}
+
+/**
+ * The check states the gated step had at the last decision: this process's own (every state),
+ * else what status lists (the rest start again from Pending). A new step or generation starts afresh.
+ */
+function previousCheckStates(scene: Scene, gatedStep: number): readonly CheckState[] | undefined {
+  if (!scene.sameGeneration) return undefined;
+  const mine = scene.obs.knownChecks;
+  if (mine !== undefined && mine.generation === scene.obs.mrev.metadata.generation && mine.step === gatedStep) return mine.states;
+  const listed = scene.obs.mrev.status?.healthChecks;
+  return listed?.step === gatedStep ? listed.checks : undefined;
 }
 
 /**

@@ -15,6 +15,8 @@ export interface RevisionMemo {
   admission: Map<string, AdmissionMemo>;
   /** Every namespace as the last applied migration decision left it (status lists only some). */
   known?: MigrationObservation['known'];
+  /** Every check state of the gated step as the last applied decision left it (status lists only some). */
+  knownChecks?: MigrationObservation['knownChecks'];
   /** The spec's validation, for one generation. */
   validated?: { generation: number; errors: FieldError[] };
   /** The injector gate's last answer, reused for a few seconds. */

@@ -35,7 +35,7 @@ import { hasTargetLabels, readOrigin } from '../policy/migration.js';
 import type { RevisionResolver } from '../policy/routing.js';
 import { stampRestart } from '../policy/migration-patches.js';
 import type { Logger } from '../runtime/logger.js';
-import type { RevisionMemos } from './memo.js';
+import type { RevisionMemo, RevisionMemos } from './memo.js';
 
 export type { MigrationResult } from '../policy/migration-decide.js';
 
@@ -146,7 +146,10 @@ export class MigrationExecutor {
     await this.applyRestarts(decision, input);
     this.report(input, decision);
     // Only the reconcile's last decision, once applied: the next one announces what changed since.
-    this.d.memos.of(input.mrev).known = { generation: input.mrev.metadata.generation, entries: new Map(decision.entries.map((e) => [e.name, e])) };
+    const memo = this.d.memos.of(input.mrev);
+    memo.known = { generation: input.mrev.metadata.generation, entries: new Map(decision.entries.map((e) => [e.name, e])) };
+    if (decision.checks) memo.knownChecks = { generation: input.mrev.metadata.generation, ...decision.checks };
+    else delete memo.knownChecks;
     return decision.result;
   }
 
@@ -154,7 +157,7 @@ export class MigrationExecutor {
   private async decideObserved(input: MigrationInput, g: Gathered): Promise<MigrationDecision | undefined> {
     const memo = this.d.memos.of(input.mrev);
     for (let round = 1; ; round++) {
-      const d = decide(this.observe(input, g, memo.admission, memo.known));
+      const d = decide(this.observe(input, g, memo));
       if (d === undefined) return undefined;
       memo.admission = d.memo;
       if (round >= MAX_GATHER_ROUNDS || !lacks(d.needs)) return d;
@@ -164,7 +167,7 @@ export class MigrationExecutor {
     }
   }
 
-  private observe(input: MigrationInput, g: Gathered, memo: MigrationObservation['memo'], known: MigrationObservation['known']): MigrationObservation {
+  private observe(input: MigrationInput, g: Gathered, { admission: memo, known, knownChecks }: RevisionMemo): MigrationObservation {
     const { stores } = this.d;
     const podsResourceVersion = stores.pods.lastSyncResourceVersion?.();
     return {
@@ -180,6 +183,7 @@ export class MigrationExecutor {
       },
       memo,
       ...(known !== undefined ? { known } : {}),
+      ...(knownChecks !== undefined ? { knownChecks } : {}),
       admission: g.admission,
       measurements: g.measurements,
       ...(g.injector ? { injector: g.injector } : {}),

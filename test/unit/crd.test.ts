@@ -29,6 +29,7 @@ import {
   MAX_DURATION_LENGTH,
   MAX_FAILURE_THRESHOLD,
   MAX_HTTP_CHECKS,
+  MAX_LISTED_CHECK_STATES,
   MAX_PROMETHEUS_CHECKS,
   MAX_QUERY_LENGTH,
   MAX_URL_LENGTH,
@@ -568,7 +569,7 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
 
   describe('status.healthChecks', () => {
     it('has exactly the fields of HealthChecksStatus and CheckState, with the CHECK_* phases', () => {
-      const st: Record<keyof HealthChecksStatus, true> = { step: true, checks: true };
+      const st: Record<keyof HealthChecksStatus, true> = { step: true, checks: true, unlistedChecks: true };
       const cs: Record<keyof CheckState, true> = {
         name: true,
         kind: true,
@@ -583,6 +584,8 @@ describe('MeshRevision CRD (crds/meshrev.io_meshrevisions.yaml)', () => {
       expect(Object.keys(at('status.healthChecks').properties!)).to.have.members(Object.keys(st));
       expect(Object.keys(at('status.healthChecks.checks.[]').properties!)).to.have.members(Object.keys(cs));
       expect(at('status.healthChecks.checks.[].phase').enum).to.have.members([...CHECK_PHASES]);
+      // Bounded: a {{namespace}} check has a state per namespace of the step.
+      expect(at('status.healthChecks.checks').maxItems).to.equal(MAX_LISTED_CHECK_STATES);
     });
 
     it('accepts states as nextCheckState writes them', () => {

@@ -7,6 +7,7 @@ import {
   gateVerdict,
   initialCheckState,
   isDue,
+  listedCheckStates,
   nextCheckState,
   nextDueInMs,
   planFailureResponse,
@@ -362,5 +363,22 @@ describe('analysis: resolveChecks and expandChecks', () => {
     );
     expect(insts.map((i) => i.key)).to.deep.equal(['prometheus/global', 'http/home/shop', 'http/home/web']);
     expect(insts[1]!.vars).to.deep.equal({ revision: '1-21', namespaces: ['shop', 'web'], interval: '30s', namespace: 'shop' });
+  });
+});
+
+describe('listedCheckStates', () => {
+  const st = (ns: string | undefined, phase: CheckState['phase']): CheckState => ({ name: 'c', kind: 'prometheus', ...(ns !== undefined ? { namespace: ns } : {}), phase, consecutiveFailures: phase === 'Failing' ? 1 : 0 });
+
+  it('lists every state while they fit', () => {
+    const states = [st(undefined, 'Pending'), st('a', 'Passing'), st('b', 'Failing')];
+    expect(listedCheckStates(states, 3)).to.deep.equal({ checks: states, unlisted: 0 });
+  });
+
+  it('keeps step-wide states, then Failed, Failing, Unknown, Passing, Pending, in their original order', () => {
+    const states = [st('a', 'Pending'), st('b', 'Passing'), st('c', 'Unknown'), st(undefined, 'Passing'), st('d', 'Failing'), st('e', 'Failed'), st('f', 'Pending')];
+    const got = listedCheckStates(states, 4);
+    expect(got.checks.map((c) => c.namespace ?? '-')).to.deep.equal(['c', '-', 'd', 'e']);
+    expect(got.unlisted).to.equal(3);
+    expect(listedCheckStates(states, 5).checks.map((c) => c.namespace ?? '-')).to.deep.equal(['b', 'c', '-', 'd', 'e']);
   });
 });

@@ -12,6 +12,7 @@ import type { MigrationFailurePolicy, MigrationSpec, MigrationStatus, NamespaceM
 import type { Workload } from '../../../src/api/workload.js';
 import { decide, listedNamespaces, type AdmissionMemo, type AdmissionResult, type MigrationDecision } from '../../../src/policy/migration-decide.js';
 import { MAX_LISTED_NAMESPACES } from '../../../src/api/migration.js';
+import { MAX_LISTED_CHECK_STATES } from '../../../src/api/health.js';
 
 const MREV = 'canary';
 const TARGET = '1-21';
@@ -140,6 +141,8 @@ interface World {
   measurements?: Record<string, Measurement>;
   /** What this process decided last, "name=State" (MigrationObservation.known), for generation GEN. */
   known?: string[];
+  /** Every check state of step 1 as this process decided it last (MigrationObservation.knownChecks), for generation GEN. */
+  knownChecks?: CheckState[];
 }
 
 const STEPS = [{ namespaces: 2, pause: '1m' }];
@@ -174,6 +177,7 @@ function run(w: World): MigrationDecision | undefined {
     ...(w.known
       ? { known: { generation: GEN, entries: new Map(w.known.map((k) => { const [name, state] = k.split('=') as [string, NamespaceMigrationStatus['state']]; return [name, { name, state, step: 1 }]; })) } }
       : {}),
+    ...(w.knownChecks ? { knownChecks: { generation: GEN, step: 1, states: w.knownChecks } } : {}),
     admission: new Map(Object.entries(w.admission ?? {})),
     ...(w.injector !== undefined ? { injector: w.injector === null ? {} : { blocked: w.injector } } : {}),
     measurements: new Map(Object.entries(w.measurements ?? {})),
@@ -474,5 +478,54 @@ describe('migration decide: bounded status (issue 16)', () => {
     const all = [...Array.from({ length: 9900 }, (_, i) => entry(i, 'Migrated')), ...Array.from({ length: 100 }, (_, i) => entry(20_000 + i, 'Failed', 'y'.repeat(5000)))];
     const { namespaces } = listedNamespaces(all);
     expect(JSON.stringify(namespaces).length).to.be.below(256 * 1024);
+  });
+});
+
+describe('migration decide: bounded health-check status (issue 16)', () => {
+  // Step 1 moved 150 namespaces and completed 61 s ago; a check that uses {{namespace}} has a
+  // state for each of them; z waits for step 2.
+  const moved = Array.from({ length: 150 }, (_, i) => `n${String(i).padStart(3, '0')}`);
+  const perNamespace: HealthChecksSpec = {
+    prometheus: [{ name: 'errors', address: 'http://127.0.0.1:9090', query: 'x{namespace="{{namespace}}"}', max: 0.01, failureThreshold: 3, interval: '10s' }],
+  };
+  const key = (ns: string) => `prometheus/errors/${ns}`;
+  const world = (o: Partial<World> = {}): World => ({
+    ns: { ...Object.fromEntries(moved.map((n) => [n, { ...migrated, step: 1 }])), z: pending },
+    spec: { steps: [{ namespaces: moved.length, pause: '1m' }] },
+    status: { generation: GEN, phase: 'Paused', steps: [{ index: 1, target: moved.length, completedAt: ago(61) }, { index: 2, target: moved.length + 1 }], namespaces: [] },
+    healthChecks: perNamespace,
+    injector: null,
+    ...o,
+  });
+  const measured = (value: (ns: string) => number): Record<string, Measurement> => Object.fromEntries(moved.map((n) => [key(n), { kind: 'value', value: value(n) }]));
+
+  it('lists at most 100 check states, the failing first, and keeps them all in the decision', () => {
+    const d = run(world({ measurements: measured((n) => (n === 'n140' ? 0.5 : 0)) }))!;
+    const listed = d.result.healthChecks!;
+    expect(listed.checks).to.have.length(MAX_LISTED_CHECK_STATES);
+    expect(listed.unlistedChecks).to.equal(moved.length - MAX_LISTED_CHECK_STATES);
+    expect(listed.checks!.find((c) => c.namespace === 'n140')).to.deep.include({ phase: 'Failing', consecutiveFailures: 1 });
+    expect(listed.checks!.map((c) => c.namespace)).to.deep.equal([...listed.checks!.map((c) => c.namespace)].sort(), 'check and namespace order');
+    expect(d.checks!.states).to.have.length(moved.length);
+    expect(d.checks!.step).to.equal(1);
+    expect(d.started).to.deep.equal([], 'the failing check holds step 2');
+    expect(JSON.stringify(listed).length).to.be.below(32 * 1024);
+  });
+
+  it('passes the gate from the states this process kept, though status lists only some', () => {
+    const first = run(world({ measurements: measured(() => 0) }))!;
+    // Every state Passing now, measured this instant: none is due again.
+    const second = run(world({ knownChecks: first.checks!.states, measurements: {} }))!;
+    expect(second.needs.checks).to.deep.equal([]);
+    expect(second.started).to.deep.equal(['z']);
+  });
+
+  it('after a restart, measures again the states status did not list (they start from Pending), and only those', () => {
+    const first = run(world({ measurements: measured(() => 0) }))!;
+    const restarted = run(world({ checkStates: first.result.healthChecks!.checks!, measurements: {} }))!;
+    expect(restarted.needs.checks.map((c) => c.namespace)).to.have.length(moved.length - MAX_LISTED_CHECK_STATES);
+    const listed = new Set(first.result.healthChecks!.checks!.map((c) => c.namespace));
+    expect(restarted.needs.checks.every((c) => !listed.has(c.namespace))).to.equal(true);
+    expect(restarted.started).to.deep.equal([], 'the gate waits for them');
   });
 });
